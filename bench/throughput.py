@@ -1,0 +1,373 @@
+"""Throughput and latency of the orchestrator on PostgreSQL, against DBOS and pgbench.
+
+    python bench/throughput.py [--sagas 3000] [--workers 1,2,4] [--no-dbos]
+
+For 1, 2 and 4 `run_worker` processes it measures:
+- throughput: a backlog of N sagas of four trivial local steps, released at once; sagas/s
+  and steps/s until the last one completes;
+- latency: sagas started one by one at a steady rate (half the measured throughput) for a
+  few seconds; p50/p95 of start-to-finish time.
+Then the same workload as a DBOS workflow (PyPI `dbos`, the `bench` extra) with the same
+numbers of processes, on the same PostgreSQL server in the same run, and the ratio. Last,
+what `pgbench` commits for one step's transaction (update a saga row, insert an event
+row): the ceiling the database sets. Every figure printed is measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import psycopg
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, log, machine, percentile, recreate_database, stop  # noqa: E402
+
+# sagascope
+
+
+class Sagascope:
+    def __init__(self, url: str, batch_size: int) -> None:
+        self.url = url
+        self.batch_size = batch_size
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "PYTHONPATH": str(ROOT),
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True
+        )
+        os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings"})
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+
+    def reset(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE sagas_sagainstance CASCADE")
+
+    def load(self, count: int) -> None:
+        """Insert `count` sagas that are not yet due, in large transactions."""
+        from datetime import timedelta
+
+        from django.db import transaction
+
+        from sagas.engine import statemachine
+        from sagas.engine.claim import database_now
+        from sagas.engine.store import TransitionWriter
+        from sagas.models import SagaInstance
+        from sagas.registry import registry
+
+        definition = registry.get("bench_trivial")
+        for start in range(0, count, 1000):
+            with transaction.atomic():
+                now = database_now()
+                writer = TransitionWriter()
+                for i in range(start, min(count, start + 1000)):
+                    row = SagaInstance(
+                        id=uuid.uuid4(),
+                        saga_type="bench_trivial",
+                        input={"n": i},
+                        created_at=now,
+                        definition_steps=definition.step_names(),
+                    )
+                    transition = statemachine.start(str(row.id), definition, now)
+                    writer.add(row, [transition], "bench", now, new=True)
+                    row.next_run_at = now + timedelta(days=1)
+                writer.flush()
+
+    def workers(self, count: int) -> list[subprocess.Popen]:
+        return [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "run_worker",
+                    "--batch-size",
+                    str(self.batch_size),
+                    "--poll",
+                    "0.2",
+                    "--id",
+                    f"bench-{i}",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(count)
+        ]
+
+    def active(self) -> int:
+        from sagas.models import SagaInstance
+        from sagas.statuses import ACTIVE_STATUSES
+
+        return SagaInstance.objects.filter(status__in=ACTIVE_STATUSES).count()
+
+    def release(self) -> float:
+        """Make every loaded saga due now and wake the workers; returns the wall time."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE sagas_sagainstance SET next_run_at = now() "
+                "WHERE status = 'running'; NOTIFY sagascope_due"
+            )
+        return time.time()
+
+    def throughput(self, count: int, processes: int) -> dict[str, float]:
+        self.reset()
+        self.load(count)
+        procs = self.workers(processes)
+        try:
+            time.sleep(3)  # boot the workers; they find nothing due
+            started = self.release()
+            while self.active():
+                time.sleep(0.02)
+            elapsed = time.time() - started
+        finally:
+            stop(procs)
+        return {"sagas_s": count / elapsed, "steps_s": 4 * count / elapsed, "seconds": elapsed}
+
+    def latency(self, rate: float, seconds: float, processes: int) -> dict[str, float]:
+        from django.db.models import F
+
+        from sagas.models import SagaInstance
+        from sagas.services.start import start_saga
+
+        self.reset()
+        procs = self.workers(processes)
+        try:
+            time.sleep(3)
+            began = time.time()
+            i = 0
+            while time.time() < began + seconds:
+                due = began + i / rate
+                if due > time.time():
+                    time.sleep(due - time.time())
+                start_saga("bench_trivial", {"n": i})
+                i += 1
+            deadline = time.time() + 60
+            while self.active() and time.time() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop(procs)
+        rows = (
+            SagaInstance.objects.filter(status="completed")
+            .annotate(took=F("finished_at") - F("created_at"))
+            .values_list("took", flat=True)
+        )
+        latencies = [t.total_seconds() for t in rows]
+        return {
+            "count": i,
+            "p50": percentile(latencies, 0.5),
+            "p95": percentile(latencies, 0.95),
+            "completed": len(latencies),
+        }
+
+
+# DBOS
+
+
+class Dbos:
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("postgres://", "postgresql://")
+        self.script = ROOT / "bench" / "dbos_workload.py"
+
+    def throughput(self, count: int, processes: int) -> dict[str, float]:
+        url = self.url
+        with psycopg.connect(url.replace("postgresql://", "postgres://"), autocommit=True) as c:
+            c.execute("DROP SCHEMA IF EXISTS dbos CASCADE")
+        start_at = time.time() + 8  # let every process launch DBOS first
+        per = count // processes
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(self.script),
+                    "--url",
+                    url,
+                    "--executor-id",
+                    f"p{i}",
+                    "--count",
+                    str(per),
+                    "--start-at",
+                    str(start_at),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for i in range(processes)
+        ]
+        results = [
+            json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs
+        ]
+        elapsed = max(r["finished"] for r in results) - min(r["started"] for r in results)
+        done = per * processes
+        return {"sagas_s": done / elapsed, "steps_s": 4 * done / elapsed, "seconds": elapsed}
+
+    def latency(self, rate: float, seconds: float) -> dict[str, float]:
+        with psycopg.connect(
+            self.url.replace("postgresql://", "postgres://"), autocommit=True
+        ) as c:
+            c.execute("DROP SCHEMA IF EXISTS dbos CASCADE")
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(self.script),
+                "--url",
+                self.url,
+                "--executor-id",
+                "lat",
+                "--rate",
+                str(rate),
+                "--seconds",
+                str(seconds),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        ).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        lat = result["latencies"]
+        return {
+            "count": result["count"],
+            "p50": percentile(lat, 0.5),
+            "p95": percentile(lat, 0.95),
+            "completed": len(lat),
+        }
+
+
+# pgbench
+
+
+PGBENCH_SCRIPT = """\\set id random(1, 10000)
+BEGIN;
+UPDATE bench_saga SET version = version + 1, updated_at = now() WHERE id = :id;
+INSERT INTO bench_event (saga_id, type, payload, created_at)
+  VALUES (:id, 'step_succeeded', '{"attempt": 1}', now());
+END;
+"""
+
+
+def pgbench(url: str, seconds: int, clients: int) -> float | None:
+    if shutil.which("pgbench") is None:
+        log("pgbench not found (apt-get install postgresql-client); skipping the ceiling")
+        return None
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_event, bench_saga")
+        conn.execute(
+            "CREATE TABLE bench_saga (id int PRIMARY KEY, version int NOT NULL, "
+            "updated_at timestamptz NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE bench_event (id bigserial PRIMARY KEY, saga_id int NOT NULL, "
+            "type text NOT NULL, payload jsonb NOT NULL, created_at timestamptz)"
+        )
+        conn.execute("INSERT INTO bench_saga SELECT g, 1, now() FROM generate_series(1, 10000) g")
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPT)
+    out = subprocess.run(
+        [
+            "pgbench",
+            "-n",
+            "-f",
+            script.name,
+            "-c",
+            str(clients),
+            "-j",
+            str(min(clients, 2)),
+            "-T",
+            str(seconds),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(script.name)
+    line = next(line for line in out.splitlines() if line.startswith("tps ="))
+    return float(line.split()[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sagas", type=int, default=3000, help="backlog per throughput run")
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts")
+    parser.add_argument("--batch-size", type=int, default=100, help="run_worker --batch-size")
+    parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--no-dbos", action="store_true")
+    args = parser.parse_args()
+    counts = [int(x) for x in args.workers.split(",")]
+
+    log(f"machine: {machine()}")
+    ours = Sagascope(recreate_database("sagascope_bench"), args.batch_size)
+    dbos = None if args.no_dbos else Dbos(recreate_database("dbos_bench"))
+    results: dict[int, dict[str, dict[str, float]]] = {}
+    for n in counts:
+        row = results[n] = {"sagascope": ours.throughput(args.sagas, n)}
+        log(
+            f"throughput  sagascope {n} worker(s): {row['sagascope']['sagas_s']:7.0f} sagas/s "
+            f"{row['sagascope']['steps_s']:7.0f} steps/s"
+        )
+        if dbos is not None:
+            row["dbos"] = dbos.throughput(args.sagas, n)
+            log(
+                f"throughput  DBOS      {n} process(es): {row['dbos']['sagas_s']:5.0f} wf/s    "
+                f"{row['dbos']['steps_s']:7.0f} steps/s"
+            )
+    log("latency: sagas started one at a time at half the slower system's throughput")
+    for n in counts:
+        row = results[n]
+        rate = max(5.0, min(r["sagas_s"] for r in row.values()) / 2)
+        lat = ours.latency(rate, args.latency_seconds, n)
+        log(
+            f"latency     sagascope {n} worker(s) at {rate:4.0f}/s: p50 {lat['p50'] * 1000:6.1f} ms"
+            f"  p95 {lat['p95'] * 1000:6.1f} ms  ({lat['completed']}/{lat['count']} completed)"
+        )
+        if dbos is not None:
+            lat = dbos.latency(rate, args.latency_seconds)
+            log(
+                f"latency     DBOS      1 process   at {rate:4.0f}/s: "
+                f"p50 {lat['p50'] * 1000:6.1f} ms  p95 {lat['p95'] * 1000:6.1f} ms  "
+                f"({lat['completed']}/{lat['count']} completed)"
+            )
+    if dbos is not None:
+        for n in counts:
+            ratio = results[n]["sagascope"]["steps_s"] / results[n]["dbos"]["steps_s"]
+            log(f"ratio at {n}: sagascope / DBOS steps/s = {ratio:.1f}x")
+        best_ours = max(r["sagascope"]["steps_s"] for r in results.values())
+        best_dbos = max(r["dbos"]["steps_s"] for r in results.values())
+        log(
+            f"best against best: {best_ours:.0f} / {best_dbos:.0f} steps/s = "
+            f"{best_ours / best_dbos:.1f}x"
+        )
+
+    tps = pgbench(ours.url, args.pgbench_seconds, clients=4)
+    if tps is not None:
+        best = max(r["sagascope"]["steps_s"] for r in results.values())
+        log(
+            f"pgbench ceiling: {tps:.0f} step transactions/s (update saga + insert event, "
+            f"4 clients); sagascope's best is {best / tps:.0%} of it"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The dashboard's settings, with their defaults; the dashboard reads settings only here."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from sagas.registry import registry
+
+DEFAULT_STUCK_SECONDS = 300.0
+
+
+def jaeger_ui_url() -> str:
+    return str(getattr(settings, "JAEGER_UI_URL", "http://localhost:16686")).rstrip("/")
+
+
+def stuck_seconds(saga_type: str) -> float:
+    """How long an active saga may go without a change before it needs an operator.
+
+    A saga type may say so itself (`stuck_after = 60` on the Saga class); the setting
+    SAGASCOPE_STUCK_AFTER ({"order": 60, "*": 300}) overrides it per type.
+    """
+    configured = dict(getattr(settings, "SAGASCOPE_STUCK_AFTER", {}) or {})
+    if saga_type in configured:
+        return float(configured[saga_type])
+    definition = registry.find(saga_type)
+    declared = getattr(definition, "stuck_after", None)
+    if declared:
+        return float(declared)
+    return float(configured.get("*", DEFAULT_STUCK_SECONDS))
+
+
+def coalesce_seconds() -> float:
+    """The list feed sends at most one frame per this many seconds to a browser."""
+    return float(getattr(settings, "SAGASCOPE_LIVE_COALESCE_SECONDS", 0.05))
+
+
+def overview_refresh_seconds() -> float:
+    """The overview is recomputed at most this often, however many events arrive."""
+    return float(getattr(settings, "SAGASCOPE_OVERVIEW_REFRESH_SECONDS", 2.0))
+
+
+def outbox_poll_seconds() -> float:
+    """The outbox page's figures are re-read this often (the relay writes no saga events)."""
+    return float(getattr(settings, "SAGASCOPE_OUTBOX_POLL_SECONDS", 2.0))
+
+
+def max_frame_bytes() -> int:
+    """Client frames larger than this get an error frame, unparsed."""
+    return int(getattr(settings, "SAGASCOPE_LIVE_MAX_FRAME_BYTES", 4096))
+
+
+def page_size() -> int:
+    return int(getattr(settings, "SAGASCOPE_LIST_PAGE_SIZE", 50))

@@ -1,0 +1,151 @@
+"""The list's filters as the URL holds them: parsed strictly (an unknown filter or value is
+a 400, not a silently empty page), turned into a SagaFilter, and matched against live rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sagas.models import SagaInstance
+from sagas.registry import registry
+from sagas.services.queries import InvalidQuery, SagaFilter, decode_cursor
+from sagas.statuses import SagaStatus
+
+PARAMS = ("type", "status", "q", "from", "to", "cursor")
+# The live feeds take the list's filters plus the last event id the browser saw.
+LIVE_PARAMS = (*PARAMS, "after")
+MAX_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    type: str = ""
+    status: str = ""
+    q: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    cursor: str = ""
+
+    @property
+    def saga_filter(self) -> SagaFilter:
+        return SagaFilter(
+            type=self.type or None,
+            status=self.status or None,
+            search=self.q or None,
+            created_after=self.start,
+            created_before=self.end,
+        )
+
+    def params(self, **changes: Any) -> str:
+        """The query string of this view (with `changes`), for links that keep the filters."""
+        values = {
+            "type": self.type,
+            "status": self.status,
+            "q": self.q,
+            "from": _local(self.start),
+            "to": _local(self.end),
+            "cursor": self.cursor,
+            **changes,
+        }
+        return urlencode({k: v for k, v in values.items() if v})
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """Whether a live row (a payloads.summary) belongs in this view."""
+        if self.type and row["type"] != self.type:
+            return False
+        if self.status and row["status"] != self.status:
+            return False
+        if self.q and not ({row["id"], row["correlation_id"]} & _search_keys(self.q)):
+            return False
+        created = datetime.fromisoformat(row["created_at"])
+        if self.start is not None and created < self.start:
+            return False
+        return not (self.end is not None and created >= self.end)
+
+
+def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListQuery:
+    """A ListQuery from request parameters; InvalidQuery names the first bad one."""
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise InvalidQuery(
+            f"unknown filter {unknown[0]!r}; filters are {', '.join(allowed)}", unknown[0]
+        )
+    get = lambda name: (params.get(name) or "").strip()  # noqa: E731
+    status = get("status")
+    if status and status not in SagaStatus.values:
+        raise InvalidQuery(
+            f"status must be one of {', '.join(SagaStatus.values)}, not {status!r}", "status"
+        )
+    saga_type = get("type")
+    if saga_type and not _known_type(saga_type):
+        known = ", ".join(registry.names()) or "none"
+        raise InvalidQuery(f"unknown saga type {saga_type!r} (known: {known})", "type")
+    q = get("q")
+    if len(q) > MAX_SEARCH:
+        raise InvalidQuery(f"search is longer than {MAX_SEARCH} characters", "q")
+    start, end = _time(get("from"), "from"), _time(get("to"), "to")
+    if start and end and start >= end:
+        raise InvalidQuery("'from' must be before 'to'", "from")
+    cursor = get("cursor")
+    if cursor:
+        decode_cursor(cursor)
+    return ListQuery(type=saga_type, status=status, q=q, start=start, end=end, cursor=cursor)
+
+
+def parse_after(value: str | None) -> int | None:
+    """The last event id a browser saw, or None; InvalidQuery when it is not one."""
+    if value is None or value == "":
+        return None
+    try:
+        after = int(value)
+    except (TypeError, ValueError):
+        raise InvalidQuery("after must be an event id (a whole number)", "after") from None
+    if after < 0:
+        raise InvalidQuery("after must be an event id (a whole number)", "after")
+    return after
+
+
+def recent_ranges(now: datetime) -> list[tuple[str, str]]:
+    """Quick time ranges for the filter bar, as absolute `from` values (shareable)."""
+    spans = [("15 min", timedelta(minutes=15)), ("1 hour", timedelta(hours=1))]
+    spans += [("24 hours", timedelta(days=1)), ("7 days", timedelta(days=7))]
+    return [(label, _local(now - span) or "") for label, span in spans]
+
+
+def _known_type(saga_type: str) -> bool:
+    # Types no longer in the code still have sagas worth finding.
+    return (
+        registry.find(saga_type) is not None
+        or SagaInstance.objects.filter(saga_type=saga_type).exists()
+    )
+
+
+def _time(value: str, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidQuery(
+            f"{name!r} must be a date and time like 2025-01-31T14:05, not {value!r}", name
+        ) from None
+    # The page shows and takes UTC (settings.TIME_ZONE), so a bare time means UTC.
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _local(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="minutes")
+
+
+def _search_keys(q: str) -> set[str]:
+    text = q.strip()
+    try:
+        return {text, str(uuid.UUID(text))}
+    except ValueError:
+        return {text}

@@ -1,0 +1,126 @@
+"""The base of every live socket: staff only, join groups, accept, send a snapshot, then
+changes; client frames are parsed strictly and answered, never trusted, never fatal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qsl
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.serializers.json import DjangoJSONEncoder
+
+from sagas.exceptions import SagaError
+
+from .. import conf
+from . import frames
+from .publisher import publisher
+
+log = logging.getLogger(__name__)
+
+# Close codes (4000-4999 are the application's): the browser stops retrying on these.
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_REQUEST = 4400
+CLOSE_NOT_FOUND = 4404
+
+
+class Refused(SagaError):
+    """The socket's URL asks for something this server will not serve."""
+
+    close_code = CLOSE_BAD_REQUEST
+    code = "bad_request"
+
+
+class NotFound(Refused):
+    """Nothing to watch at this address."""
+
+    close_code = CLOSE_NOT_FOUND
+    code = "not_found"
+
+
+def is_staff(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """Subclasses set `prepare` (read the URL), `live_groups` and `snapshot`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.joined: list[str] = []
+        self.closed = False
+
+    async def connect(self) -> None:
+        # In-memory layer: pushes from other threads of this process land on this loop.
+        publisher.adopt_loop(asyncio.get_running_loop())
+        if not is_staff(self.scope.get("user")):
+            await self.close(code=CLOSE_FORBIDDEN)  # before accept: the handshake fails
+            return
+        try:
+            await self.prepare(self.params())
+        except Refused as exc:
+            await self.refuse(exc.code, str(exc), exc.close_code)
+            return
+        except SagaError as exc:  # InvalidQuery and friends: the URL's filters are wrong
+            await self.refuse("bad_request", str(exc), CLOSE_BAD_REQUEST)
+            return
+        for group in self.live_groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        await self.accept()
+        await self.snapshot()
+
+    async def refuse(self, code: str, message: str, close_code: int) -> None:
+        await self.accept()
+        await self.send_frame({"type": "error", "code": code, "error": message})
+        await self.close(code=close_code)
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = []
+        self.stop()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = frames.parse(text_data, bytes_data, conf.max_frame_bytes())
+            kind = frame["type"]
+            if kind == "ping":
+                await self.send_frame({"type": "pong"})
+            elif kind == "replay":
+                await self.replay(frames.event_id(frame))
+            else:
+                raise frames.UnknownFrame()
+        except frames.FrameError as exc:
+            await self.send_frame(exc.frame())
+        except Exception:
+            log.exception("live socket could not answer a frame")
+            await self.send_frame({"type": "error", "code": "server", "error": "server error"})
+
+    async def send_frame(self, payload: dict[str, Any]) -> None:
+        if not self.closed:
+            await self.send(text_data=json.dumps(payload, cls=DjangoJSONEncoder))
+
+    def params(self) -> dict[str, str]:
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        return dict(parse_qsl(raw, keep_blank_values=True))
+
+    # What subclasses fill in
+
+    async def prepare(self, params: dict[str, str]) -> None:
+        """Read the URL's parameters; raise Refused or InvalidQuery to refuse."""
+
+    def live_groups(self) -> list[str]:
+        return []
+
+    async def snapshot(self) -> None:
+        raise NotImplementedError
+
+    async def replay(self, after: int) -> None:
+        raise frames.UnknownFrame("this socket has nothing to replay")
+
+    def stop(self) -> None:
+        """Cancel timers when the socket closes."""

@@ -1,0 +1,160 @@
+"""The list feed, the overview and the outbox: sockets about many sagas at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db.models import Max
+
+from sagas.models import SagaEvent, SagaInstance
+from sagas.services.queries import page
+
+from .. import conf, filters, overview, payloads
+from .. import outbox as outbox_figures
+from . import listfeed
+from .consumer import LiveConsumer
+from .hub import hub
+from .throttle import Throttle
+
+REPLAY_SAGAS = 2000  # past this many changed sagas a browser is told to reload instead
+
+
+class SagaListConsumer(LiveConsumer):
+    """The list page: rows matching the page's filters, new and changed, coalesced (see
+    listfeed.py: sockets with the same filters share the work)."""
+
+    async def prepare(self, params: dict[str, str]) -> None:
+        self.after = filters.parse_after(params.get("after"))
+        self.query = filters.parse(
+            {k: v for k, v in params.items() if k != "after"}, filters.LIVE_PARAMS
+        )
+        # Rows that arrive while the snapshot is read and sent wait here, then follow it.
+        self.backlog: dict[str, dict[str, Any]] | None = {}
+
+    async def snapshot(self) -> None:
+        await listfeed.subscribe(self, self.query)  # first, so the snapshot misses nothing
+        data = await database_sync_to_async(self.read_snapshot)(self.after)
+        await self.send_frame({"type": "snapshot", **data})
+        waiting, self.backlog = self.backlog or {}, None
+        if waiting:
+            rows = list(waiting.values())
+            last = max(r["event_id"] for r in rows)
+            await self.send_frame({"type": "sagas", "sagas": rows, "last_event_id": last})
+
+    async def take(self, rows: list[dict[str, Any]], text: str) -> None:
+        if self.closed:
+            return
+        if self.backlog is not None:
+            for row in rows:
+                self.backlog[row["id"]] = row
+            return
+        await self.send(text_data=text)
+
+    async def replay(self, after: int) -> None:
+        data = await database_sync_to_async(self.read_snapshot)(after, rows=False)
+        await self.send_frame({"type": "snapshot", **data})
+
+    def read_snapshot(self, after: int | None, rows: bool = True) -> dict[str, Any]:
+        last = SagaEvent.objects.aggregate(m=Max("id"))["m"] or 0
+        first_page = None
+        if rows and not self.query.cursor:
+            found, _ = page(self.query.saga_filter, None, conf.page_size())
+            first_page = [payloads.summary(s) for s in found]
+        changed: list[dict[str, Any]] = []
+        behind = False
+        if after is not None and after < last:
+            latest = dict(
+                SagaEvent.objects.filter(id__gt=after, id__lte=last)
+                .order_by()
+                .values_list("saga_id")
+                .annotate(m=Max("id"))[: REPLAY_SAGAS + 1]
+            )
+            behind = len(latest) > REPLAY_SAGAS
+            matching = self.query.saga_filter.apply(SagaInstance.objects.filter(id__in=latest))
+            changed = [
+                payloads.summary(row, event_id=latest[row["id"]])
+                for row in matching.values(*payloads.SUMMARY_FIELDS)
+            ]
+        return {"rows": first_page, "changed": changed, "behind": behind, "last_event_id": last}
+
+    def stop(self) -> None:
+        if hasattr(self, "query"):
+            listfeed.unsubscribe(self, self.query)
+
+
+class OverviewConsumer(LiveConsumer):
+    """The overview: recomputed when sagas change, at most every few seconds, and on a
+    timer too, because a saga with no progress changes nothing."""
+
+    IDLE_REFRESH = 15.0
+
+    async def prepare(self, params: dict[str, str]) -> None:
+        unknown = sorted(set(params) - {"after"})
+        if unknown:
+            raise filters.InvalidQuery("the overview takes no parameters", unknown[0])
+        filters.parse_after(params.get("after"))  # always a full snapshot; checked all the same
+        self.throttle = Throttle(conf.overview_refresh_seconds(), self.push)
+        self.timer: asyncio.Task[None] | None = None
+
+    async def snapshot(self) -> None:
+        await hub.join(self)
+        await self.push()
+        self.timer = asyncio.get_running_loop().create_task(self.tick())
+
+    async def push(self) -> None:
+        if self.closed:
+            return
+        data = await database_sync_to_async(overview.cached)(conf.overview_refresh_seconds())
+        await self.send_frame({"type": "overview", **data})
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.IDLE_REFRESH)
+            self.throttle.trigger()
+
+    def feed(self, message: dict[str, Any]) -> None:
+        self.throttle.trigger()
+
+    def stop(self) -> None:
+        hub.leave(self)
+        if hasattr(self, "throttle"):
+            self.throttle.cancel()
+        if getattr(self, "timer", None) is not None:
+            self.timer.cancel()
+
+
+class OutboxConsumer(LiveConsumer):
+    """The outbox: the relay marks messages sent without a saga event, so it is re-read on
+    a timer; a frame goes out only when the figures changed."""
+
+    async def prepare(self, params: dict[str, str]) -> None:
+        if params:
+            raise filters.InvalidQuery("the outbox takes no parameters", sorted(params)[0])
+        self.sent = ""
+        self.timer: asyncio.Task[None] | None = None
+
+    async def snapshot(self) -> None:
+        await self.push(always=True)
+        self.timer = asyncio.get_running_loop().create_task(self.tick())
+
+    async def push(self, always: bool = False) -> None:
+        data = await database_sync_to_async(outbox_figures.compute)()
+        # Ages grow every second; compare what changed apart from them.
+        key = json.dumps(
+            [data["pending"], data["dead"], [m["id"] for m in data["messages"]]], default=str
+        )
+        if always or key != self.sent:
+            self.sent = key
+            await self.send_frame({"type": "outbox", **data})
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(conf.outbox_poll_seconds())
+            await self.push()
+
+    def stop(self) -> None:
+        if getattr(self, "timer", None) is not None:
+            self.timer.cancel()

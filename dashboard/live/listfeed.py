@@ -1,0 +1,71 @@
+"""The list feed shared by every socket of one process that shows the same filters: rows
+are matched, coalesced and JSON-encoded once per burst, then sent to each of them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from .. import conf
+from ..filters import ListQuery
+from .hub import hub
+from .throttle import Throttle
+
+
+class Socket(Protocol):
+    async def take(self, rows: list[dict[str, Any]], text: str) -> None:
+        """Send one frame of rows (already encoded as `text`)."""
+
+
+class SharedFeed:
+    def __init__(self, key: str, query: ListQuery) -> None:
+        self.key = key
+        self.query = query
+        self.sockets: set[Socket] = set()
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.throttle = Throttle(conf.coalesce_seconds(), self.flush)
+
+    def feed(self, message: dict[str, Any]) -> None:
+        for row in message["sagas"]:
+            if not self.query.matches(row):
+                continue
+            held = self.pending.get(row["id"])
+            if held is None or held["version"] <= row["version"]:
+                self.pending[row["id"]] = row
+        if self.pending:
+            self.throttle.trigger()
+
+    async def flush(self) -> None:
+        rows, self.pending = list(self.pending.values()), {}
+        if not rows:
+            return
+        frame = {"type": "sagas", "sagas": rows, "last_event_id": max(r["event_id"] for r in rows)}
+        text = json.dumps(frame, cls=DjangoJSONEncoder)
+        for socket in list(self.sockets):
+            await socket.take(rows, text)
+
+
+_feeds: dict[str, SharedFeed] = {}
+
+
+async def subscribe(socket: Socket, query: ListQuery) -> None:
+    """Feed `socket` the rows matching `query` from now on."""
+    key = query.params()
+    feed = _feeds.get(key)
+    if feed is None:
+        feed = _feeds[key] = SharedFeed(key, query)
+    feed.sockets.add(socket)
+    await hub.join(feed)
+
+
+def unsubscribe(socket: Socket, query: ListQuery) -> None:
+    feed = _feeds.get(query.params())
+    if feed is None:
+        return
+    feed.sockets.discard(socket)
+    if not feed.sockets:
+        hub.leave(feed)
+        feed.throttle.cancel()
+        del _feeds[feed.key]

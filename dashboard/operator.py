@@ -1,0 +1,123 @@
+"""What an operator may do to a saga now, and what operators did to it: the JSON the detail
+page's actions and audit sections draw, at load and after every change of the saga.
+
+Which actions a state allows, and what each will do, come from the service layer
+(`effect_of`); this module only adds who may press which button and how it is labelled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from sagas.models import OperatorAction, SagaInstance
+from sagas.services.actions import ACTIONS, effect_of
+from sagas.services.bulk import BULK_PERMISSION
+
+from . import conf
+from .payloads import iso
+
+LABELS = {
+    "retry": "Retry",
+    "resume": "Resume",
+    "compensate": "Compensate now",
+    "cancel": "Cancel",
+    "skip": "Skip step",
+    "retry_with_input": "Retry with edited input",
+}
+AUDIT_ROWS = 50
+MAX_REASON = 2000
+
+
+def label(action: str) -> str:
+    return LABELS.get(action, action.replace("_", " ").capitalize())
+
+
+def permitted(user: Any) -> list[str]:
+    """The actions this user holds the permission for, whatever the saga."""
+    return [name for name, spec in ACTIONS.items() if user.has_perm(spec.permission)]
+
+
+def offered(saga: SagaInstance, user: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The actions the saga's state allows and the user may take, each with what it will do
+    in words (so the confirmation says exactly what the service layer will then do); and
+    the ones the user may take but the state does not allow, each with why not."""
+    allowed, unavailable = [], []
+    for name in permitted(user):
+        effect = effect_of(saga, name)
+        spec = ACTIONS[name]
+        if not effect.allowed:
+            unavailable.append({"name": name, "label": label(name), "why": effect.text})
+            continue
+        allowed.append(
+            {
+                "name": name,
+                "label": label(name),
+                "summary": spec.summary,
+                "effect": effect.text,
+                "needs_reason": spec.needs_reason,
+                "edits_input": spec.edits_input,
+                "url": reverse("saga-action", args=[saga.id, name]),
+            }
+        )
+    return allowed, unavailable
+
+
+def trace_url(trace_id: str) -> str | None:
+    return f"{conf.jaeger_ui_url()}/trace/{trace_id}" if trace_id else None
+
+
+def audit_entry(record: OperatorAction) -> dict[str, Any]:
+    detail = record.detail or {}
+    return {
+        "id": record.id,
+        "created_at": iso(record.created_at),
+        "actor": record.actor,
+        "action": record.action,
+        "label": label(record.action),
+        "reason": record.reason,
+        "step": record.step,
+        "outcome": record.outcome,
+        "status_before": record.status_before,
+        "status_after": record.status_after,
+        "version_before": record.version_before,
+        "version_after": record.version_after,
+        "trace_id": record.trace_id,
+        "trace_url": trace_url(record.trace_id),
+        "input_diff": detail.get("input_diff"),
+    }
+
+
+def panel(saga: SagaInstance, user: Any) -> dict[str, Any]:
+    """The operator's view of one saga: its version and input (what the actions are offered
+    against), the actions, and the audit trail, newest first."""
+    audit = OperatorAction.objects.filter(saga=saga).order_by("-created_at", "-id")
+    actions, unavailable = offered(saga, user)
+    return {
+        "saga": str(saga.id),
+        "version": saga.version,
+        "status": saga.status,
+        "input": saga.input,
+        "may_act": bool(permitted(user)),
+        "actions": actions,
+        "unavailable": unavailable,
+        "audit": [audit_entry(r) for r in audit[:AUDIT_ROWS]],
+        "max_reason": MAX_REASON,
+        "urls": {
+            "refresh": reverse("saga-operator", args=[saga.id]),
+            "diff": reverse("saga-input-diff", args=[saga.id]),
+        },
+    }
+
+
+def bulk_actions(user: Any) -> list[dict[str, Any]]:
+    """The actions this user may run on many sagas: none without the bulk permission, and
+    never an input edit (that is one saga's decision)."""
+    if not user.has_perm(BULK_PERMISSION):
+        return []
+    return [
+        {"name": name, "label": label(name), "needs_reason": ACTIONS[name].needs_reason}
+        for name in permitted(user)
+        if not ACTIONS[name].edits_input
+    ]

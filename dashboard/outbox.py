@@ -1,0 +1,47 @@
+"""The outbox page's figures: messages not yet sent, per destination, and the oldest age."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Min
+
+from sagas.engine.claim import database_now
+from sagas.models import OutboxMessage
+
+from . import payloads
+
+LISTED = 100
+
+
+def compute(now: datetime | None = None) -> dict[str, Any]:
+    now = now or database_now()
+    pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).order_by()
+    destinations = [
+        {
+            "destination": row["destination"],
+            "pending": row["n"],
+            "oldest_age_seconds": _age(now, row["oldest"]),
+        }
+        for row in pending.values("destination")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .order_by("-n", "destination")
+    ]
+    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
+    dead = OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).count()
+    return {
+        "generated_at": payloads.iso(now),
+        "pending": sum(d["pending"] for d in destinations),
+        "dead": dead,
+        "oldest_age_seconds": _age(now, oldest),
+        "destinations": destinations,
+        # Oldest first: the ones that are stuck are what an operator came for.
+        "messages": [
+            payloads.outbox_message(m) for m in pending.order_by("created_at", "id")[:LISTED]
+        ],
+    }
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return round((now - then).total_seconds(), 1) if then is not None else None

@@ -1,0 +1,88 @@
+"""The saga list (filters in the URL, keyset pages, bulk selection) and one saga's detail."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Max
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from sagas.engine.claim import database_now
+from sagas.models import SagaEvent, SagaInstance
+from sagas.registry import registry
+from sagas.services import bulk
+from sagas.services.queries import InvalidQuery, page
+from sagas.statuses import SagaStatus
+
+from .. import conf, filters, operator, payloads
+from ..live.saga import MAX_EVENTS
+
+
+@staff_member_required(login_url="login")
+def saga_list(request: HttpRequest) -> HttpResponse:
+    context: dict[str, Any] = {
+        "page": "list",
+        "statuses": SagaStatus.choices,
+        "types": registry.names(),
+    }
+    try:
+        query = filters.parse(request.GET)
+        rows, next_cursor = page(query.saga_filter, query.cursor or None, conf.page_size())
+    except InvalidQuery as exc:
+        context.update(error=str(exc), field=exc.field, query=filters.ListQuery())
+        return render(request, "dashboard/saga_list.html", context, status=400)
+    context["ranges"] = [
+        (label, "?" + query.params(**{"from": start, "cursor": ""}))
+        for label, start in filters.recent_ranges(database_now())
+    ]
+    last_event_id = SagaEvent.objects.aggregate(m=Max("id"))["m"] or 0
+    actions = operator.bulk_actions(request.user)
+    context.update(
+        query=query,
+        sagas=rows,
+        next_url=f"?{query.params(cursor=next_cursor)}" if next_cursor else "",
+        first_url=f"?{query.params(cursor='')}" if query.cursor else "",
+        bulk=bulk_context(query, actions) if actions else None,
+        live={
+            "params": query.params(),
+            "last_event_id": last_event_id,
+            "first_page": not query.cursor,
+            "bulk": bool(actions),
+        },
+    )
+    return render(request, "dashboard/saga_list.html", context)
+
+
+def bulk_context(query: filters.ListQuery, actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The bulk bar: the actions, and how many sagas the whole filter matches (every page,
+    counted up to the most one operation takes, so the count stays cheap)."""
+    matching = bulk.select(query.saga_filter)[: bulk.MAX_SAGAS + 1].count()
+    return {
+        "actions": actions,
+        "count": min(matching, bulk.MAX_SAGAS),
+        "more": matching > bulk.MAX_SAGAS,
+        "filter": query.params(cursor=""),
+    }
+
+
+@staff_member_required(login_url="login")
+def saga_detail(request: HttpRequest, saga_id: UUID) -> HttpResponse:
+    saga = get_object_or_404(SagaInstance, id=saga_id)
+    return render(request, "dashboard/saga_detail.html", detail_context(request, saga))
+
+
+def detail_context(request: HttpRequest, saga: SagaInstance, **extra: Any) -> dict[str, Any]:
+    attempts = saga.steps.order_by("started_at", "id")
+    events = list(saga.events.order_by("-id")[:MAX_EVENTS])[::-1]
+    data = payloads.saga_detail(saga, attempts, events)
+    data["last_event_id"] = events[-1].id if events else 0
+    return {
+        "page": "list",
+        "saga": saga,
+        "data": data,
+        "operator": operator.panel(saga, request.user),
+        **extra,
+    }

@@ -1,0 +1,228 @@
+"""The Django admin: a second place to find sagas and repair them.
+
+Sagas are read-only here (their state changes only through the state machine); the repair
+actions are admin actions that call the same service layer, with the same permissions,
+as the dashboard and the API. The operator-action audit log is read-only for everyone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from sagas.exceptions import SagaError
+from sagas.models import OperatorAction, SagaEvent, SagaInstance, StepExecution
+from sagas.services.actions import ACTIONS, Actor, effect_of, perform
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StepExecutionInline(ReadOnlyInline):
+    model = StepExecution
+    fields = (
+        "step_name",
+        "phase",
+        "attempt",
+        "status",
+        "idempotency_key",
+        "started_at",
+        "finished_at",
+        "error_type",
+        "error_message",
+        "duplicates",
+    )
+    readonly_fields = fields
+    ordering = ("started_at", "id")
+
+
+class SagaEventInline(ReadOnlyInline):
+    model = SagaEvent
+    fields = ("id", "created_at", "type", "step", "phase", "attempt", "status", "actor", "payload")
+    readonly_fields = fields
+    ordering = ("id",)
+
+
+class OperatorActionInline(ReadOnlyInline):
+    model = OperatorAction
+    fields = (
+        "created_at",
+        "actor",
+        "action",
+        "reason",
+        "step",
+        "status_before",
+        "status_after",
+        "outcome",
+        "trace_id",
+    )
+    readonly_fields = fields
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+def _make_action(name: str) -> Any:
+    spec = ACTIONS[name]
+
+    def run(modeladmin: SagaAdmin, request: HttpRequest, queryset: QuerySet) -> Any:
+        return modeladmin.run_action(request, queryset, name)
+
+    run.__name__ = f"action_{name}"
+    codename = spec.permission.split(".", 1)[1]
+    return admin.action(description=f"{name.capitalize()}: {spec.summary}", permissions=[codename])(
+        run
+    )
+
+
+@admin.register(SagaInstance)
+class SagaAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "saga_type",
+        "status",
+        "correlation_id",
+        "current_step_name",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+    list_filter = ("saga_type", "status", "created_at")
+    search_fields = ("correlation_id",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    list_per_page = 50
+    show_full_result_count = False  # a count over millions of sagas on every page costs
+    inlines = (StepExecutionInline, OperatorActionInline, SagaEventInline)
+    actions = [_make_action(name) for name in ACTIONS if not ACTIONS[name].edits_input]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sagas start through the API or the service layer
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the history is the audit trail
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        """A saga id matches exactly; anything else searches correlation ids."""
+        try:
+            return queryset.filter(id=uuid.UUID(search_term.strip())), False
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="current step")
+    def current_step_name(self, obj: SagaInstance) -> str:
+        steps = obj.definition_steps or []
+        name = steps[obj.current_step] if obj.current_step < len(steps) else "-"
+        return f"{name} ({obj.phase})"
+
+    # One has_<codename>_permission per action permission, as admin actions expect.
+    def _may(self, request: HttpRequest, codename: str) -> bool:
+        return request.user.has_perm(f"sagas.{codename}")
+
+    def has_retry_saga_permission(self, request: HttpRequest) -> bool:
+        return self._may(request, "retry_saga")
+
+    def has_resume_saga_permission(self, request: HttpRequest) -> bool:
+        return self._may(request, "resume_saga")
+
+    def has_compensate_saga_permission(self, request: HttpRequest) -> bool:
+        return self._may(request, "compensate_saga")
+
+    def has_cancel_saga_permission(self, request: HttpRequest) -> bool:
+        return self._may(request, "cancel_saga")
+
+    def has_skip_step_permission(self, request: HttpRequest) -> bool:
+        return self._may(request, "skip_step")
+
+    def run_action(self, request: HttpRequest, queryset: QuerySet, name: str) -> Any:
+        spec = ACTIONS[name]
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if spec.needs_reason and not form.is_valid():
+            return self._confirm(request, queryset, name, form)
+        actor = Actor(name=request.user.get_username(), user=request.user)
+        reason = form.cleaned_data.get("reason", "") if form.is_bound and form.is_valid() else ""
+        applied, refused = 0, []
+        for saga in queryset:
+            try:
+                perform(saga.id, name, actor=actor, version=saga.version, reason=reason)
+                applied += 1
+            except PermissionDenied:
+                raise
+            except SagaError as exc:
+                refused.append(f"{saga.id}: {exc}")
+        if applied:
+            self.message_user(request, f"{name}: applied to {applied} saga(s)", messages.SUCCESS)
+        for line in refused[:20]:
+            self.message_user(request, f"{name} refused for {line}", messages.WARNING)
+        return None
+
+    def _confirm(
+        self, request: HttpRequest, queryset: QuerySet, name: str, form: ReasonForm
+    ) -> HttpResponse:
+        effects = [(saga, effect_of(saga, name)) for saga in queryset[:100]]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{name.capitalize()}: confirm",
+            "action": name,
+            "summary": ACTIONS[name].summary,
+            "effects": effects,
+            "queryset": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/sagas/confirm_action.html", context)
+
+
+@admin.register(OperatorAction)
+class OperatorActionAdmin(admin.ModelAdmin):
+    """The audit log: readable by those allowed to view it, changeable by nobody."""
+
+    list_display = (
+        "created_at",
+        "actor",
+        "action",
+        "saga",
+        "step",
+        "status_before",
+        "status_after",
+        "outcome",
+        "reason",
+    )
+    list_filter = ("action", "outcome", "created_at")
+    search_fields = ("actor", "reason", "saga__correlation_id")
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

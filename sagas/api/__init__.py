@@ -1,0 +1,24 @@
+"""The JSON API (django-ninja): request validation and the OpenAPI schema from type hints."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from . import errors
+from .auth import StaffSessionAuth, TokenAuth
+from .bulk import router as bulk_router
+from .replies import router as replies_router
+from .routes import router
+
+api = NinjaAPI(
+    title="sagascope",
+    version="1",
+    description="Start, inspect and repair sagas. Services authenticate with "
+    "`Authorization: Bearer <token>`; operators with their session (and CSRF token).",
+    auth=[TokenAuth(), StaffSessionAuth()],
+    urls_namespace="api",
+)
+api.add_router("/", router)
+api.add_router("/", replies_router)
+api.add_router("/", bulk_router)
+errors.install(api)

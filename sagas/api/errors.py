@@ -1,0 +1,76 @@
+"""Every error the API returns is JSON with a `detail` that says what was wrong and, where
+a field was, names it. Nothing the caller sends may produce a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import ValidationError
+
+from sagas.exceptions import (
+    ActionNotAllowed,
+    IdempotencyConflict,
+    InvalidSagaInput,
+    ReasonRequired,
+    SagaError,
+    UnknownSagaType,
+)
+from sagas.services.actions import SagaNotFound
+from sagas.services.bulk import TooManySagas
+from sagas.services.queries import InvalidQuery
+
+# exception class -> (status, field it concerns)
+STATUS: dict[type[SagaError], tuple[int, str | None]] = {
+    UnknownSagaType: (422, "type"),
+    InvalidSagaInput: (422, "input"),
+    IdempotencyConflict: (422, "Idempotency-Key"),
+    ReasonRequired: (400, "reason"),
+    ActionNotAllowed: (409, None),  # StaleVersion included
+    TooManySagas: (400, "selection"),
+    SagaNotFound: (404, "id"),
+}
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "payload")]
+    return ".".join(parts) or "body"
+
+
+def install(api: NinjaAPI) -> None:
+    @api.exception_handler(ValidationError)
+    def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        errors = [
+            {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
+            for e in exc.errors
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+        return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+
+    @api.exception_handler(InvalidQuery)
+    def bad_query(request: HttpRequest, exc: InvalidQuery) -> HttpResponse:
+        return api.create_response(
+            request,
+            {"detail": str(exc), "errors": [{"field": exc.field, "message": str(exc)}]},
+            status=400,
+        )
+
+    @api.exception_handler(SagaError)
+    def saga_error(request: HttpRequest, exc: SagaError) -> HttpResponse:
+        status, field = next((v for cls, v in STATUS.items() if isinstance(exc, cls)), (400, None))
+        body: dict[str, Any] = {"detail": str(exc)}
+        if field:
+            body["errors"] = [{"field": field, "message": str(exc)}]
+        return api.create_response(request, body, status=status)
+
+    @api.exception_handler(PermissionDenied)
+    def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+        return api.create_response(request, {"detail": str(exc) or "forbidden"}, status=403)
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return api.create_response(
+            request, {"detail": "request body is larger than the server accepts"}, status=413
+        )

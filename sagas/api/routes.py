@@ -1,0 +1,131 @@
+"""The HTTP API of DESIGN.md: start, read, list, act. Thin: the service layer does the work."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Header, Query, Router, Schema, Status
+
+from sagas.models import SagaInstance
+from sagas.services.actions import Actor, perform
+from sagas.services.queries import InvalidQuery, SagaFilter, page
+from sagas.services.start import start_saga
+from sagas.telemetry.propagation import current_ids, extract, span_ids
+
+from . import serialize
+from .auth import can_read, can_start
+from .schemas import (
+    ActionIn,
+    ActionName,
+    ActionResultOut,
+    MessageOut,
+    SagaOut,
+    SagaPageOut,
+    SagaStatusName,
+    StartSagaIn,
+)
+
+router = Router(tags=["sagas"])
+
+LIST_PARAMS = {"type", "status", "correlation_id", "cursor", "limit"}
+
+
+class ListQuery(Schema):
+    type: str | None = None
+    status: SagaStatusName | None = None
+    correlation_id: str | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.auth  # type: ignore[attr-defined, no-any-return]
+
+
+def _require_read(request: HttpRequest) -> None:
+    if not can_read(_actor(request)):
+        raise PermissionDenied("this token may not read sagas (scope 'read')")
+
+
+@router.post(
+    "/sagas",
+    response={200: SagaOut, 201: SagaOut, 401: MessageOut, 403: MessageOut, 422: MessageOut},
+    summary="Start a saga",
+)
+def start(
+    request: HttpRequest,
+    body: StartSagaIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # noqa: B008
+) -> Status:
+    actor = _actor(request)
+    if not can_start(actor):
+        raise PermissionDenied(f"{actor.name} may not start sagas")
+    # Continue the caller's trace: the current span (when Django is instrumented) or the
+    # request's own traceparent header.
+    parent = current_ids()
+    if not parent[0]:
+        parent = span_ids(extract(request.headers))
+    saga, created = start_saga(
+        body.type,
+        body.input,
+        correlation_id=body.correlation_id,
+        idempotency_key=idempotency_key or None,
+        actor=actor.name,
+        trace_parent=parent,
+    )
+    return Status(201 if created else 200, serialize.detail(saga))
+
+
+@router.get(
+    "/sagas",
+    response={200: SagaPageOut, 400: MessageOut, 401: MessageOut, 403: MessageOut},
+    summary="List sagas, newest first",
+)
+def list_sagas(request: HttpRequest, q: Query[ListQuery]) -> dict:
+    _require_read(request)
+    unknown = sorted(set(request.GET) - LIST_PARAMS)
+    if unknown:
+        raise InvalidQuery(
+            f"unknown filter {unknown[0]!r}; filters are {', '.join(sorted(LIST_PARAMS))}",
+            unknown[0],
+        )
+    flt = SagaFilter(type=q.type, status=q.status, correlation_id=q.correlation_id)
+    rows, next_cursor = page(flt, q.cursor, q.limit)
+    return {"items": [serialize.summary(s) for s in rows], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/sagas/{saga_id}",
+    response={200: SagaOut, 401: MessageOut, 403: MessageOut, 404: MessageOut},
+    summary="One saga with its step attempts and events",
+)
+def get_saga(request: HttpRequest, saga_id: UUID) -> dict:
+    _require_read(request)
+    return serialize.detail(get_object_or_404(SagaInstance, id=saga_id))
+
+
+@router.post(
+    "/sagas/{saga_id}/{action}",
+    response={
+        200: ActionResultOut,
+        400: MessageOut,
+        401: MessageOut,
+        403: MessageOut,
+        404: MessageOut,
+        409: MessageOut,
+    },
+    summary="A manual action: retry, resume, compensate, cancel, skip or retry_with_input",
+)
+def act(request: HttpRequest, saga_id: UUID, action: ActionName, body: ActionIn) -> dict:
+    saga, record = perform(
+        saga_id,
+        action,
+        actor=_actor(request),
+        version=body.version,
+        reason=body.reason,
+        new_input=body.input,
+    )
+    return {"saga": serialize.detail(saga), "action": serialize.operator_action(record)}

@@ -1,0 +1,176 @@
+"""The API's request and response shapes; they are also its OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+from sagas.statuses import AttemptStatus, Phase, SagaStatus
+
+SagaStatusName = Literal[tuple(SagaStatus.values)]  # type: ignore[valid-type]
+ActionName = Literal["retry", "resume", "compensate", "cancel", "skip", "retry_with_input"]
+BulkActionName = Literal["retry", "resume", "compensate", "cancel", "skip"]
+
+
+class StartSagaIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=100, description="a saga type, e.g. order")
+    input: dict[str, Any] = Field(default_factory=dict, description="the saga's input object")
+    correlation_id: str = Field(default="", max_length=200, description="business key")
+
+
+class ActionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="the saga version the decision was made on")
+    reason: str = Field(default="", max_length=2000)
+    input: dict[str, Any] | None = Field(
+        default=None, description="retry_with_input only: the saga's new input"
+    )
+
+
+class ErrorOut(Schema):
+    type: str
+    message: str
+
+
+class AttemptOut(Schema):
+    name: str
+    index: int
+    phase: Literal[tuple(Phase.values)]  # type: ignore[valid-type]
+    status: Literal[tuple(AttemptStatus.values)]  # type: ignore[valid-type]
+    attempt: int
+    generation: int
+    idempotency_key: str
+    started_at: datetime
+    finished_at: datetime | None
+    deadline: datetime | None
+    duration_ms: float | None
+    result: Any = None
+    error: ErrorOut | None
+    duplicates: int = Field(description="copies of this attempt's command the participant absorbed")
+
+
+class EventOut(Schema):
+    id: int
+    type: str
+    step: str
+    phase: str
+    attempt: int | None
+    status: str
+    version: int
+    payload: dict[str, Any]
+    actor: str
+    created_at: datetime
+
+
+class SagaSummaryOut(Schema):
+    id: UUID
+    type: str
+    status: SagaStatusName
+    correlation_id: str
+    version: int
+    current_step: str | None
+    reason: str
+    trace_id: str
+    trace_url: str | None = Field(description="the saga's trace in Jaeger")
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class SagaOut(SagaSummaryOut):
+    input: dict[str, Any]
+    context: dict[str, Any]
+    phase: Literal[tuple(Phase.values)]  # type: ignore[valid-type]
+    next_run_at: datetime | None
+    steps: list[AttemptOut]
+    events: list[EventOut]
+
+
+class SagaPageOut(Schema):
+    items: list[SagaSummaryOut]
+    next_cursor: str | None
+
+
+class OperatorActionOut(Schema):
+    id: int
+    action: str
+    actor: str
+    reason: str
+    step: str
+    status_before: str
+    status_after: str
+    version_before: int
+    version_after: int
+    created_at: datetime
+
+
+class ActionResultOut(Schema):
+    saga: SagaOut
+    action: OperatorActionOut
+
+
+class SelectionIn(Schema):
+    """Which sagas: every one a filter matches (all pages), or the listed ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str | None = None
+    status: SagaStatusName | None = None
+    correlation_id: str | None = None
+    search: str | None = Field(default=None, max_length=200)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    ids: list[UUID] | None = Field(default=None, max_length=20_000)
+
+
+class BulkIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    action: BulkActionName
+    reason: str = Field(default="", max_length=2000)
+    selection: SelectionIn
+
+
+class SkippedOut(Schema):
+    reason: str
+    count: int
+    examples: list[str]
+
+
+class BulkPreviewOut(Schema):
+    action: str
+    total: int
+    by_status: dict[str, int]
+    applicable: int
+    skipped: list[SkippedOut]
+
+
+class BulkItemOut(Schema):
+    saga_id: UUID
+    outcome: str
+    message: str
+
+
+class BulkOperationOut(Schema):
+    id: int
+    action: str
+    status: str
+    total: int
+    done: int
+    outcomes: dict[str, int]
+    reason: str
+    actor: str
+    created_at: datetime
+    finished_at: datetime | None
+    items: list[BulkItemOut] = []
+
+
+class MessageOut(Schema):
+    detail: str

@@ -1,0 +1,1 @@
+"""The demo shop: the `order` saga and the tables of the services it drives."""

@@ -1,0 +1,264 @@
+"""Between rows and states: load a SagaState from a SagaInstance row, and write transitions
+(the new state plus its attempts and events) in bulk, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.models import Model
+
+from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepExecution
+from sagas.registry import registry
+from sagas.signals import publish_events_on_commit
+from sagas.statuses import TERMINAL_STATUSES, Phase, SagaStatus
+from sagas.telemetry.batch import SpanBatch
+from sagas.telemetry.ids import new_span_id
+
+from .state import AddAttempt, FinishAttempt, Record, SagaState, SendCommand, Transition
+from .wakeup import notify_commands
+
+STATE_FIELDS = [
+    "status",
+    "current_step",
+    "phase",
+    "attempt",
+    "failures",
+    "in_flight",
+    "possibly_done",
+    "possibly_done_earlier",
+    "generations",
+    "compensation_plan",
+    "context",
+    "reason",
+    "version",
+    "next_run_at",
+    "finished_at",
+    "updated_at",
+]
+LEASE_FIELDS = ["lease_owner", "lease_expires_at"]
+FINISH_FIELDS = [
+    "status",
+    "finished_at",
+    "result",
+    "error_type",
+    "error_message",
+    "error_traceback",
+]
+
+
+def state_of(row: SagaInstance) -> SagaState:
+    return SagaState(
+        saga_id=str(row.id),
+        status=SagaStatus(row.status),
+        step=row.current_step,
+        phase=Phase(row.phase),
+        attempt=row.attempt,
+        failures=row.failures,
+        in_flight=row.in_flight,
+        possibly_done=row.possibly_done,
+        possibly_done_earlier=row.possibly_done_earlier,
+        generations=dict(row.generations or {}),
+        plan=tuple(row.compensation_plan or ()),
+        results=dict(row.context or {}),
+        definition_steps=tuple(row.definition_steps or ()),
+        reason=row.reason,
+        version=row.version,
+        next_run_at=row.next_run_at,
+        finished_at=row.finished_at,
+    )
+
+
+def copy_state(row: SagaInstance, state: SagaState, now: datetime) -> None:
+    row.status = state.status.value
+    row.current_step = state.step
+    row.phase = state.phase.value
+    row.attempt = state.attempt
+    row.failures = state.failures
+    row.in_flight = state.in_flight
+    row.possibly_done = state.possibly_done
+    row.possibly_done_earlier = state.possibly_done_earlier
+    row.generations = dict(state.generations)
+    row.compensation_plan = list(state.plan)
+    row.context = dict(state.results)
+    row.reason = state.reason
+    row.version = state.version
+    row.next_run_at = state.next_run_at
+    row.finished_at = state.finished_at
+    row.updated_at = now
+
+
+AttemptKey = tuple[str, int, str, int]
+
+
+def attempt_key(saga_id: Any, step: int, phase: str, attempt: int) -> AttemptKey:
+    return (str(saga_id), step, str(phase), attempt)
+
+
+class TransitionWriter:
+    """Collects transitions of many sagas and writes them with a handful of bulk statements.
+
+    `known_attempts` holds StepExecution rows the caller already has (the worker keeps the
+    ones it started), so finishing them needs no lookup.
+    """
+
+    def __init__(self, known_attempts: dict[AttemptKey, StepExecution] | None = None) -> None:
+        self.known = known_attempts if known_attempts is not None else {}
+        self.rows: list[SagaInstance] = []
+        self.new_rows: list[SagaInstance] = []
+        self.new_attempts: list[StepExecution] = []
+        self.finished: list[tuple[AttemptKey, FinishAttempt]] = []
+        self.events: list[SagaEvent] = []
+        self.messages: list[OutboxMessage] = []
+        self._spans = SpanBatch()
+        self._rows_by_id: dict[str, SagaInstance] = {}
+
+    def add(
+        self,
+        row: SagaInstance,
+        transitions: Iterable[Transition],
+        actor: str,
+        now: datetime,
+        *,
+        new: bool = False,
+    ) -> None:
+        last: SagaState | None = None
+        for transition in transitions:
+            last = transition.state
+            for effect in transition.effects:
+                self._collect(row, transition.state, effect, actor, now)
+        if last is not None:
+            copy_state(row, last, now)
+            target = self.new_rows if new else self.rows
+            if str(row.pk) not in self._rows_by_id:
+                target.append(row)
+            self._rows_by_id[str(row.pk)] = row
+
+    def _collect(
+        self, row: SagaInstance, state: SagaState, effect: Any, actor: str, now: datetime
+    ) -> None:
+        if isinstance(effect, AddAttempt):
+            attempt = StepExecution(
+                saga_id=row.id,
+                step_name=effect.step_name,
+                step_index=effect.step,
+                phase=effect.phase.value,
+                attempt=effect.attempt,
+                generation=effect.generation,
+                idempotency_key=effect.idempotency_key,
+                status=effect.status.value,
+                started_at=effect.started_at,
+                finished_at=effect.finished_at,
+                deadline=effect.deadline,
+                span_id=new_span_id() if row.trace_id else "",
+            )
+            self.new_attempts.append(attempt)
+            self.known[attempt_key(row.id, effect.step, effect.phase, effect.attempt)] = attempt
+        elif isinstance(effect, SendCommand):
+            from sagas.messaging.envelope import command_message
+
+            message, producer = command_message(row, registry.find(row.saga_type), effect, now)
+            self.messages.append(message)
+            attempt = self.known[attempt_key(row.id, effect.step, effect.phase, effect.attempt)]
+            attempt.message_id = message.message_id
+            self._spans.producer(row, message, attempt.span_id, producer)
+        elif isinstance(effect, FinishAttempt):
+            key = attempt_key(row.id, effect.step, effect.phase, effect.attempt)
+            self.finished.append((key, effect))
+        elif isinstance(effect, Record):
+            self.events.append(
+                SagaEvent(
+                    saga_id=row.id,
+                    type=effect.type.value,
+                    step=effect.step,
+                    phase=str(effect.phase or ""),
+                    attempt=effect.attempt,
+                    status=state.status.value,
+                    version=state.version,
+                    payload=dict(effect.payload),
+                    actor=actor,
+                    created_at=now,
+                )
+            )
+
+    def flush(self, extra_fields: Iterable[str] = LEASE_FIELDS) -> list[SagaEvent]:
+        """Write everything collected; must run inside the caller's transaction."""
+        assert transaction.get_connection().in_atomic_block, "write transitions in a transaction"
+        if self.new_rows:
+            SagaInstance.objects.bulk_create(self.new_rows)
+        if self.new_attempts:
+            StepExecution.objects.bulk_create(self.new_attempts)
+        if self.finished:
+            self._finish_attempts()
+        if self.rows:
+            update_many(SagaInstance, self.rows, STATE_FIELDS + list(extra_fields))
+        if self.events:
+            SagaEvent.objects.bulk_create(self.events)
+            publish_events_on_commit(self.events)
+        if self.messages:
+            OutboxMessage.objects.bulk_create(self.messages)
+            notify_commands()
+        for row in self.rows + self.new_rows:
+            if row.finished_at is not None and row.status in TERMINAL_STATUSES:
+                self._spans.saga(row)
+        self._spans.send_on_commit()
+        return self.events
+
+    def _finish_attempts(self) -> None:
+        missing = [key for key, _ in self.finished if key not in self.known]
+        if missing:
+            for row in _lookup_attempts(missing):
+                key = attempt_key(row.saga_id, row.step_index, row.phase, row.attempt)
+                self.known[key] = row
+        changed = []
+        for key, effect in self.finished:
+            attempt = self.known.get(key)
+            if attempt is None:
+                continue  # never recorded (e.g. a crash right after the claim); nothing to close
+            attempt.status = effect.status.value
+            attempt.finished_at = max(effect.finished_at, attempt.started_at)
+            self._spans.attempt(self._rows_by_id.get(str(attempt.saga_id)), attempt)
+            attempt.result = effect.result
+            if effect.error is not None:
+                attempt.error_type = effect.error.type
+                attempt.error_message = effect.error.message
+                attempt.error_traceback = effect.error.traceback
+            changed.append(attempt)
+            self.known.pop(key, None)
+        if changed:
+            update_many(StepExecution, changed, FINISH_FIELDS)
+
+
+def update_many(model: type[Model], rows: list[Any], fields: list[str]) -> None:
+    """UPDATE each row's `fields` by primary key, as one pipelined executemany.
+
+    Django's bulk_update builds a CASE expression per field and row, which costs more Python
+    time than the whole transaction; this keeps the hot path to one round trip.
+    """
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
+    pk = meta.pk
+    sql = (
+        f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets} "
+        f"WHERE {connection.ops.quote_name(pk.column)} = %s"
+    )
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in columns]
+        + [pk.get_db_prep_value(row.pk, connection)]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _lookup_attempts(keys: list[AttemptKey]) -> list[StepExecution]:
+    from django.db.models import Q
+
+    query = Q()
+    for saga_id, step, phase, attempt in keys:
+        query |= Q(saga_id=saga_id, step_index=step, phase=phase, attempt=attempt)
+    return list(StepExecution.objects.filter(query))

@@ -1,0 +1,54 @@
+"""Exceptions of the sagas package. Each docstring is the error's default message."""
+
+from __future__ import annotations
+
+
+class SagaError(Exception):
+    """A sagascope error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class SagaDefinitionError(SagaError):
+    """The saga definition is invalid."""
+
+
+class UnknownSagaType(SagaError):
+    """No saga of this type is defined; run `manage.py saga_types` to list them."""
+
+
+class InvalidSagaInput(SagaError):
+    """The saga input must be a JSON object."""
+
+
+class IdempotencyConflict(SagaError):
+    """This Idempotency-Key was already used with a different request body."""
+
+
+class ActionNotAllowed(SagaError):
+    """The saga's current state does not allow this action."""
+
+
+class StaleVersion(ActionNotAllowed):
+    """The saga changed since you loaded it; reload it and decide again."""
+
+
+class ReasonRequired(SagaError):
+    """This action overrides the orchestrator, so it needs a reason."""
+
+
+class BusinessError(SagaError):
+    """The step was refused for a business reason; it is not retried, the saga compensates."""
+
+
+class WorkerLost(SagaError):
+    """The worker running this attempt stopped before recording its outcome."""
+
+
+class OperatorAborted(SagaError):
+    """An operator's compensate or cancel abandoned this attempt while it ran."""
+
+
+class StepTimedOut(SagaError):
+    """The attempt ran past its timeout; it may still have taken effect."""

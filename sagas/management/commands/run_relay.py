@@ -1,0 +1,39 @@
+"""manage.py run_relay: publish pending commands to participants reached over HTTP."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from sagas.messaging.relay import Relay
+from sagas.telemetry.setup import configure, shutdown
+
+
+class Command(BaseCommand):
+    help = "Publish outbox commands to HTTP participants (SAGASCOPE_PARTICIPANT_URLS)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--batch-size", type=int, default=50)
+        parser.add_argument("--poll", type=float, default=1.0)
+        parser.add_argument("--concurrency", type=int, default=8, help="commands sent at once")
+        parser.add_argument(
+            "--visibility",
+            type=float,
+            default=30.0,
+            help="seconds a claimed message stays hidden while it is sent",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        configure("relay")
+        relay = Relay(
+            batch_size=options["batch_size"],
+            poll_interval=options["poll"],
+            visibility=options["visibility"],
+            concurrency=options["concurrency"],
+        )
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: relay.stop())
+        relay.run()
+        shutdown()

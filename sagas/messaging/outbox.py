@@ -1,0 +1,154 @@
+"""The transactional outbox as a queue: claiming pending messages in order, marking them.
+
+Claims take rows with `FOR UPDATE SKIP LOCKED` (ignored by SQLite, which serialises
+writers) by status, never by "id greater than the last one seen": ids commit out of order.
+Order is kept per saga and destination: a message is claimable only once every older
+pending message of its saga to the same destination has been sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from sagas.engine.wakeup import notify_due
+from sagas.models import OutboxMessage
+
+PENDING = OutboxMessage.Status.PENDING
+EXPIRED = "expired: its attempt timed out before delivery; a retry supersedes it"
+WITHDRAWN = "withdrawn: its attempt timed out before it was delivered"
+
+
+def claim(kind: str, destinations: Iterable[str] | None, limit: int) -> list[OutboxMessage]:
+    """Lock up to `limit` deliverable messages; call inside the transaction that handles
+    them, so a crash before commit leaves them pending (at least once)."""
+    assert transaction.get_connection().in_atomic_block, "claim inside a transaction"
+    if kind == OutboxMessage.Kind.COMMAND:
+        bury_expired(destinations)  # else an expired one would hold up newer ones
+    older = OutboxMessage.objects.filter(
+        status=PENDING,
+        saga_id=OuterRef("saga_id"),
+        destination=OuterRef("destination"),
+        id__lt=OuterRef("id"),
+    )
+    qs = OutboxMessage.objects.filter(status=PENDING, kind=kind, available_at__lte=Now()).filter(
+        _not_leased()
+    )
+    if destinations is not None:
+        qs = qs.filter(destination__in=list(destinations))
+    qs = qs.exclude(Exists(older)).order_by("id")
+    return list(qs.select_for_update(skip_locked=True, of=("self",))[:limit])
+
+
+def mark_sent(messages: Iterable[OutboxMessage]) -> None:
+    ids = [m.id for m in messages]
+    if ids:
+        OutboxMessage.objects.filter(id__in=ids, status=PENDING).update(
+            status=OutboxMessage.Status.SENT, sent_at=timezone.now(), leased_until=None
+        )
+
+
+def bury(messages: Iterable[OutboxMessage], reason: str) -> None:
+    """Dead-letter messages that must not be delivered (kept, with the reason)."""
+    ids = [m.id for m in messages]
+    if ids:
+        OutboxMessage.objects.filter(id__in=ids).update(
+            status=OutboxMessage.Status.DEAD, last_error=reason[:2000], sent_at=timezone.now()
+        )
+
+
+def split_expired(
+    messages: list[OutboxMessage],
+) -> tuple[list[OutboxMessage], list[OutboxMessage]]:
+    """(live, expired) commands; expired ones are buried as such."""
+    now = timezone.now()
+    stale = [m for m in messages if m.deadline is not None and m.deadline < now]
+    bury(stale, EXPIRED)
+    return [m for m in messages if m not in stale], stale
+
+
+def bury_expired(destinations: Iterable[str] | None = None) -> int:
+    """Dead-letter every pending command whose attempt has timed out: a retry (with the
+    same idempotency key) supersedes it, and delivering it late would be wasted work."""
+    qs = OutboxMessage.objects.filter(
+        _not_leased(), status=PENDING, kind=OutboxMessage.Kind.COMMAND, deadline__lt=Now()
+    )
+    if destinations is not None:
+        qs = qs.filter(destination__in=list(destinations))
+    return qs.update(status=OutboxMessage.Status.DEAD, last_error=EXPIRED, sent_at=Now())
+
+
+def withdraw(message_id: Any) -> bool:
+    """Take an undelivered command back; True if it had not reached its participant.
+
+    Atomic against delivery: a relay leases a message before publishing it, and a database
+    participant handles it under a row lock and marks it sent in that transaction, so a
+    message still pending and not leased here has provably not been delivered. (One the
+    relay failed to deliver and postponed is pending, not leased: withdrawable.)"""
+    if message_id is None:
+        return False
+    return bool(
+        OutboxMessage.objects.filter(_not_leased(), message_id=message_id, status=PENDING).update(
+            status=OutboxMessage.Status.DEAD, last_error=WITHDRAWN, sent_at=Now()
+        )
+    )
+
+
+def lease(messages: Iterable[OutboxMessage], seconds: float) -> None:
+    """Hide claimed messages from other claimers while they are being published."""
+    ids = [m.id for m in messages]
+    if ids:
+        until = timezone.now() + timedelta(seconds=seconds)
+        OutboxMessage.objects.filter(id__in=ids).update(leased_until=until)
+
+
+def release(message: OutboxMessage) -> None:
+    """Give a leased message back at once, unpublished."""
+    OutboxMessage.objects.filter(id=message.id).update(leased_until=None)
+
+
+def postpone(message: OutboxMessage, error: str, base: float = 0.5, cap: float = 30.0) -> None:
+    """The destination is down: try again later, with exponential backoff."""
+    message.attempts += 1
+    delay = min(cap, base * 2 ** (message.attempts - 1))
+    message.available_at = timezone.now() + timedelta(seconds=delay)
+    message.leased_until = None
+    message.last_error = error[:2000]
+    message.save(update_fields=["attempts", "available_at", "leased_until", "last_error"])
+
+
+def _not_leased() -> Q:
+    return Q(leased_until__isnull=True) | Q(leased_until__lte=Now())
+
+
+def enqueue_reply(envelope: dict, delay: float = 0.0) -> bool:
+    """Queue a reply for the orchestrator (due after `delay` seconds); False if this reply
+    message was seen before."""
+    headers, body = envelope["headers"], envelope["body"]
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            OutboxMessage.objects.create(
+                message_id=headers["message_id"],
+                saga_id=None,
+                kind=OutboxMessage.Kind.REPLY,
+                destination=headers.get("reply_to") or "orchestrator",
+                headers=headers,
+                body=body,
+                available_at=now + timedelta(seconds=delay),
+                created_at=now,
+            )
+    except IntegrityError:
+        return False
+    notify_due()
+    return True
+
+
+def pending_replies_exist() -> bool:
+    return OutboxMessage.objects.filter(status=PENDING, kind=OutboxMessage.Kind.REPLY).exists()

@@ -1,0 +1,28 @@
+"""What a transport does, on each side of a command."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sagas.models import OutboxMessage
+    from sagas.participant import Participant
+
+
+class DeliveryError(Exception):
+    """The destination could not take the message now; the relay tries again later."""
+
+
+class Transport(ABC):
+    name: str
+
+    @abstractmethod
+    def publish(self, message: OutboxMessage) -> dict[str, Any] | None:
+        """Deliver a command from the outbox; return the reply envelope if the participant
+        answered at once, None if the reply comes later. Raise DeliveryError if it failed."""
+
+    @abstractmethod
+    def serve(self, participant: Participant, stop: threading.Event, **options: Any) -> None:
+        """Receive `participant`'s commands and answer them until `stop` is set."""

@@ -1,0 +1,194 @@
+"""The HTTP transport: the relay POSTs each command to its participant, signed; the
+participant answers at once (200 with its signed reply) or accepts it (202) and later
+POSTs the reply to the orchestrator's `/api/replies`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import requests
+from django.db import connections, transaction
+
+from sagas.messaging import directory, signing
+
+from .base import DeliveryError, Transport
+
+if TYPE_CHECKING:
+    from sagas.models import OutboxMessage
+    from sagas.participant import Participant
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+TIMEOUT = 10.0
+
+
+_sessions = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per thread: the relay reuses connections to participants."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = requests.Session()
+    return session
+
+
+def post(
+    url: str, envelope: dict[str, Any], secret: str, participant: str, timeout: float = TIMEOUT
+) -> tuple[int, bytes, dict[str, str]]:
+    """POST a signed JSON envelope; returns (status, body, headers)."""
+    data = json.dumps(envelope, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", **signing.sign(secret, data, participant)}
+    traceparent = envelope.get("headers", {}).get("traceparent")
+    if traceparent:
+        headers["traceparent"] = traceparent
+    try:
+        response = _session().post(url, data=data, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise DeliveryError(f"{url}: {exc}") from exc
+    return response.status_code, response.content[:MAX_BODY], dict(response.headers)
+
+
+class HttpTransport(Transport):
+    name = "http"
+
+    def publish(self, message: OutboxMessage) -> dict[str, Any] | None:
+        participant = message.destination
+        url = directory.url(participant)
+        if not url:
+            raise DeliveryError(f"no URL for participant {participant!r}")
+        secret = directory.secret(participant)
+        status, body, headers = post(
+            url.rstrip("/") + "/commands",
+            {"headers": message.headers, "body": message.body},
+            secret,
+            participant,
+        )
+        if status == 202:
+            return None
+        if status != 200:
+            raise DeliveryError(f"{participant} answered {status}: {body[:200]!r}")
+        try:
+            signing.verify(
+                secret, body, headers.get(signing.TIMESTAMP), headers.get(signing.SIGNATURE)
+            )
+            return json.loads(body)
+        except (signing.BadSignature, signing.Replayed, ValueError) as exc:
+            raise DeliveryError(f"{participant}'s reply was refused: {exc}") from exc
+
+    def serve(self, participant: Participant, stop: threading.Event, **options: Any) -> None:
+        host, port = options["host"], int(options["port"])
+        server = make_server(participant, host, port, options.get("reply_url"))
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        log.info(
+            "%s listening on http://%s:%s/commands",
+            participant.name,
+            host,
+            server.server_address[1],
+        )
+        stop.wait()
+        server.shutdown()
+        server.server_close()
+
+
+def make_server(
+    participant: Participant, host: str, port: int, reply_url: str | None = None
+) -> ThreadingHTTPServer:
+    secret = directory.secret(participant.name)
+    if not secret:
+        raise RuntimeError(
+            f"no secret for participant {participant.name!r}: set "
+            "SAGASCOPE_PARTICIPANT_SECRETS (name=secret,...) in its environment"
+        )
+
+    class CommandHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the relay reuses its connection
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.debug("%s: " + fmt, participant.name, *args)
+
+        def do_GET(self) -> None:
+            self._send(200 if self.path == "/healthz" else 404, b'{"status": "ok"}')
+
+        def do_POST(self) -> None:
+            if self.path != "/commands":
+                self._send(404, b'{"detail": "POST /commands"}')
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._send(413, b'{"detail": "command too large"}')
+                return
+            data = self.rfile.read(length)
+            try:
+                signing.verify(
+                    secret,
+                    data,
+                    self.headers.get(signing.TIMESTAMP),
+                    self.headers.get(signing.SIGNATURE),
+                )
+                envelope = json.loads(data)
+            except signing.BadSignature as exc:
+                self._send(401, json.dumps({"detail": str(exc)}).encode())
+                return
+            except signing.Replayed as exc:
+                self._send(409, json.dumps({"detail": str(exc)}).encode())
+                return
+            except ValueError:
+                self._send(400, b'{"detail": "the body is not JSON"}')
+                return
+            if participant.faults.down():
+                self._send(503, b'{"detail": "service down (injected outage)"}')
+                return
+            if participant.faults.slow():
+                time.sleep(participant.faults.slow_seconds)  # this request only
+            participant.faults.delay()
+            if reply_url:
+                threading.Thread(
+                    target=_answer_later,
+                    args=(participant, envelope, reply_url, secret),
+                    daemon=True,
+                ).start()
+                self._send(202, b'{"detail": "accepted; the reply follows"}')
+                return
+            reply = _handle(participant, envelope)
+            body = json.dumps(reply, separators=(",", ":")).encode()
+            self._send(200, body, signing.sign(secret, body, participant.name))
+
+        def _send(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return ThreadingHTTPServer((host, port), CommandHandler)
+
+
+def _handle(participant: Participant, envelope: Any) -> dict[str, Any]:
+    try:
+        with transaction.atomic():
+            return participant.handle(envelope)
+    finally:
+        connections.close_all()  # each request runs on a thread of its own
+
+
+def _answer_later(participant: Participant, envelope: Any, reply_url: str, secret: str) -> None:
+    reply = _handle(participant, envelope)
+    for attempt in range(5):
+        try:
+            status, body, _ = post(reply_url, reply, secret, participant.name)
+            if status in (200, 202, 409):  # 409: already recorded
+                return
+            log.warning("%s: reply refused (%s): %s", participant.name, status, body[:200])
+        except DeliveryError as exc:
+            log.warning("%s: reply not delivered: %s", participant.name, exc)
+        threading.Event().wait(0.5 * 2**attempt)

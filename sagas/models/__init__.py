@@ -1,0 +1,21 @@
+"""The engine's tables. Each module holds one concept; all are exported here."""
+
+from sagas.models.attempts import StepExecution
+from sagas.models.audit import OperatorAction
+from sagas.models.bulk import BulkItem, BulkOperation
+from sagas.models.events import SagaEvent
+from sagas.models.instance import SagaInstance
+from sagas.models.messaging import OutboxMessage, ProcessedMessage
+from sagas.models.tokens import ApiToken
+
+__all__ = [
+    "ApiToken",
+    "BulkItem",
+    "BulkOperation",
+    "OperatorAction",
+    "OutboxMessage",
+    "ProcessedMessage",
+    "SagaEvent",
+    "SagaInstance",
+    "StepExecution",
+]

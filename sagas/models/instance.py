@@ -1,0 +1,106 @@
+"""SagaInstance: one running or finished saga, its position, its lease and its version."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from sagas.statuses import ACTIVE_STATUSES, Phase, SagaStatus
+
+
+class SagaInstance(models.Model):
+    """A saga. Its state fields change only through the state machine (sagas/engine/)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    saga_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=SagaStatus.choices)
+    correlation_id = models.CharField(max_length=200, blank=True, default="")
+    input = models.JSONField(default=dict)
+    # Step results by step name: what later steps and compensations are given.
+    context = models.JSONField(default=dict)
+
+    # Position: which step, in which phase, at which attempt (see engine/statemachine.py).
+    current_step = models.PositiveIntegerField(default=0)
+    phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.FORWARD)
+    attempt = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    in_flight = models.BooleanField(default=False)
+    possibly_done = models.BooleanField(default=False)
+    possibly_done_earlier = models.BooleanField(default=False)
+    generations = models.JSONField(default=dict)
+    compensation_plan = models.JSONField(default=list)
+    reason = models.TextField(blank=True, default="")
+
+    # The definition this saga started with, so a changed definition is caught, not guessed.
+    definition_steps = models.JSONField(default=list)
+    definition_fingerprint = models.CharField(max_length=32, blank=True, default="")
+
+    version = models.PositiveIntegerField(default=1)
+    # The saga's trace: its own span id, and the span it was started under (if any).
+    trace_id = models.CharField(max_length=32, blank=True, default="")
+    span_id = models.CharField(max_length=16, blank=True, default="")
+    trace_parent_id = models.CharField(max_length=16, blank=True, default="")
+
+    # Lease: who runs the saga now, until when, and the fencing epoch every write checks.
+    # NULL, not "", means "no owner": the claim tests IS NULL.
+    lease_owner = models.CharField(max_length=120, null=True, blank=True)  # noqa: DJ001
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_epoch = models.BigIntegerField(default=0)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+
+    # NULL for sagas started without a key, so the unique constraint ignores them.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    request_hash = models.CharField(max_length=64, blank=True, default="")
+    created_by = models.CharField(max_length=150, blank=True, default="")
+
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "saga"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=SagaStatus.values), name="saga_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(phase__in=Phase.values), name="saga_phase_valid"),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="saga_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            # The claim: active sagas that are due, oldest deadline first.
+            models.Index(
+                fields=["next_run_at"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="saga_due_idx",
+            ),
+            models.Index(fields=["-created_at", "-id"], name="saga_created_idx"),
+            models.Index(
+                fields=["saga_type", "status", "-created_at"], name="saga_type_status_idx"
+            ),
+            models.Index(fields=["status", "-created_at"], name="saga_status_idx"),
+            models.Index(fields=["correlation_id"], name="saga_correlation_idx"),
+        ]
+        permissions = [
+            ("retry_saga", "Can retry a saga's failed step"),
+            ("resume_saga", "Can resume a failed saga"),
+            ("compensate_saga", "Can compensate (abort) a saga"),
+            ("cancel_saga", "Can cancel a saga before its pivot"),
+            ("skip_step", "Can skip a saga step by hand"),
+            ("start_saga", "Can start a saga"),
+            ("edit_saga_input", "Can edit a saga's input and retry it"),
+            ("bulk_operate", "Can run an action on many sagas at once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.saga_type} {self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

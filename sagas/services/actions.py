@@ -1,0 +1,213 @@
+"""Manual actions on one saga: retry, resume, compensate, cancel, skip.
+
+Each action checks the actor's permission, then, in one transaction with the saga row
+locked: checks the version the actor saw, applies the state machine's transition, revokes
+any worker's lease (bumping the epoch, so a worker mid-step writes nothing over it), and
+records an OperatorAction and its SagaEvent. A stale or doubled request changes nothing
+and raises StaleVersion saying why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from sagas.definition import Saga
+from sagas.engine import statemachine
+from sagas.engine.claim import database_now
+from sagas.engine.state import (
+    CancelSaga,
+    CompensateSaga,
+    OperatorCommand,
+    ResumeStep,
+    RetryStep,
+    SkipStep,
+)
+from sagas.engine.store import LEASE_FIELDS, TransitionWriter, state_of
+from sagas.engine.wakeup import notify_due
+from sagas.exceptions import (
+    ActionNotAllowed,
+    InvalidSagaInput,
+    ReasonRequired,
+    SagaError,
+    StaleVersion,
+)
+from sagas.models import OperatorAction, SagaInstance
+from sagas.registry import registry
+from sagas.telemetry.spans import operator_span
+
+from .effects import Effect, describe
+from .jsondiff import diff
+from .start import validate_input
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    command: type[OperatorCommand]
+    permission: str
+    needs_reason: bool  # it overrides the orchestrator: the audit trail must say why
+    summary: str
+    edits_input: bool = False
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    "retry": ActionSpec(
+        RetryStep, "sagas.retry_saga", False, "run the failed step again with a new idempotency key"
+    ),
+    "resume": ActionSpec(
+        ResumeStep,
+        "sagas.resume_saga",
+        False,
+        "run the failed step again with the same idempotency key",
+    ),
+    "compensate": ActionSpec(
+        CompensateSaga, "sagas.compensate_saga", True, "undo the completed steps in reverse order"
+    ),
+    "cancel": ActionSpec(
+        CancelSaga,
+        "sagas.cancel_saga",
+        True,
+        "cancel before the pivot: undo the completed steps in reverse order",
+    ),
+    "skip": ActionSpec(
+        SkipStep, "sagas.skip_step", True, "mark the current step done by hand and move on"
+    ),
+    "retry_with_input": ActionSpec(
+        RetryStep,
+        "sagas.edit_saga_input",
+        True,
+        "replace the saga's input, then run the failed step again with a new idempotency key",
+        edits_input=True,
+    ),
+}
+
+
+class UnknownAction(SagaError):
+    """Unknown action; the actions are retry, resume, compensate, cancel, skip and
+    retry_with_input."""
+
+
+class SagaNotFound(SagaError):
+    """No saga has this id."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a Django user (permissions) or an API token (scopes)."""
+
+    name: str
+    user: Any = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    def may(self, permission: str) -> bool:
+        if self.user is not None:
+            return bool(self.user.is_active and self.user.has_perm(permission))
+        return "operate" in self.scopes
+
+
+def perform(
+    saga_id: uuid.UUID | str,
+    action: str,
+    *,
+    actor: Actor,
+    version: int,
+    reason: str = "",
+    new_input: Any = None,
+) -> tuple[SagaInstance, OperatorAction]:
+    """Apply one action to one saga, or raise saying why not; see the module docstring."""
+    spec = spec_for(action)
+    if not actor.may(spec.permission):
+        raise PermissionDenied(f"{actor.name} lacks the permission {spec.permission}")
+    reason = (reason or "").strip()
+    if spec.needs_reason and not reason:
+        raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
+    with transaction.atomic():
+        try:
+            row = SagaInstance.objects.select_for_update().get(id=saga_id)
+        except SagaInstance.DoesNotExist:
+            raise SagaNotFound(f"no saga has id {saga_id}") from None
+        if row.version != version:
+            raise StaleVersion(
+                f"saga {row.id} is at version {row.version}, not {version}: it changed since "
+                "you loaded it (the worker or another operator acted); reload and decide again"
+            )
+        definition = definition_of(row)
+        detail: dict[str, Any] = {"summary": spec.summary}
+        if spec.edits_input:
+            detail.update(_edit_input(row, definition, new_input))
+        before = state_of(row)
+        with operator_span(row, action, actor.name) as trace_id:
+            now = database_now()
+            transition = statemachine.apply(
+                definition, before, spec.command(now, actor.name, reason)
+            )
+            # Revoke any worker's lease: its next write fails the epoch check.
+            row.lease_owner = None
+            row.lease_expires_at = None
+            row.lease_epoch += 1
+            writer = TransitionWriter()
+            writer.add(row, [transition], actor.name, now)
+            fields = [*LEASE_FIELDS, "lease_epoch", *(["input"] if spec.edits_input else [])]
+            writer.flush(extra_fields=fields)
+            record = OperatorAction.objects.create(
+                saga=row,
+                user=actor.user,
+                actor=actor.name,
+                action=action,
+                reason=reason,
+                step=before.step_name,
+                status_before=before.status,
+                status_after=row.status,
+                version_before=before.version,
+                version_after=row.version,
+                detail=detail,
+                trace_id=trace_id,
+            )
+        if row.next_run_at is not None:
+            notify_due()
+    return row, record
+
+
+def spec_for(action: str) -> ActionSpec:
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise UnknownAction(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+    return spec
+
+
+def definition_of(row: SagaInstance) -> type[Saga]:
+    """The saga's definition, if this code can still run the saga; else ActionNotAllowed."""
+    definition = registry.find(row.saga_type)
+    if definition is None:
+        raise ActionNotAllowed(f"saga type '{row.saga_type}' is not defined in this code")
+    broken = definition.incompatibility(list(row.definition_steps))
+    if broken:
+        raise ActionNotAllowed(f"{broken}; deploy a definition this saga can follow first")
+    return definition
+
+
+def effect_of(row: SagaInstance, action: str, now: Any = None) -> Effect:
+    """What `action` would do to the saga now, in words (for confirmations and previews)."""
+    spec = spec_for(action)
+    try:
+        definition = definition_of(row)
+    except ActionNotAllowed as exc:
+        return Effect(False, str(exc))
+    return describe(definition, state_of(row), action, spec.command, now or row.updated_at)
+
+
+def _edit_input(row: SagaInstance, definition: type[Saga], new_input: Any) -> dict[str, Any]:
+    if not isinstance(new_input, dict):
+        raise InvalidSagaInput("the new input must be a JSON object")
+    validate_input(new_input)
+    definition.validate_input(new_input)
+    changes = diff(row.input, new_input)
+    if not changes:
+        raise InvalidSagaInput("the new input is the same as the current one")
+    before = row.input
+    row.input = new_input
+    return {"input_diff": changes, "input_before": before, "input_after": new_input}

@@ -1,0 +1,212 @@
+"""One action on many sagas: a preview first, then a tracked operation, saga by saga.
+
+The selection is a filter (applied whole, not page by page) or a list of ids. `preview`
+counts what would happen. `start` snapshots every matching saga with its version as a
+`BulkItem`; workers then apply the action item by item through `perform`, the same path
+as a single action, so each saga gets its own audit record, its own version check, and a
+saga that changed since the snapshot is skipped rather than acted on blindly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from sagas.exceptions import ReasonRequired, SagaError
+from sagas.models import BulkItem, BulkOperation, SagaInstance
+
+from .actions import Actor, effect_of, perform, spec_for
+from .queries import SagaFilter
+
+BULK_PERMISSION = "sagas.bulk_operate"
+MAX_SAGAS = 20_000
+WORK_BATCH = 20
+
+
+class TooManySagas(SagaError):
+    """The selection matches more sagas than one bulk operation takes; narrow the filter."""
+
+
+@dataclass
+class Preview:
+    action: str
+    total: int
+    by_status: dict[str, int]
+    applicable: int
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # reason, count, examples
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "total": self.total,
+            "by_status": self.by_status,
+            "applicable": self.applicable,
+            "skipped": self.skipped,
+        }
+
+
+def select(flt: SagaFilter | None = None, ids: list[str] | None = None) -> QuerySet:
+    """Every saga the filter matches (all pages), or exactly the given ids."""
+    if ids is not None:
+        return SagaInstance.objects.filter(id__in=[uuid.UUID(str(i)) for i in ids])
+    return (flt or SagaFilter()).apply(SagaInstance.objects.all())
+
+
+def preview(action: str, sagas: QuerySet, actor: Actor) -> Preview:
+    _check(action, actor)
+    rows = list(sagas.order_by("created_at", "id")[: MAX_SAGAS + 1])
+    if len(rows) > MAX_SAGAS:
+        raise TooManySagas(f"the selection matches more than {MAX_SAGAS} sagas; narrow it")
+    now = timezone.now()
+    skipped: dict[str, list[str]] = {}
+    applicable = 0
+    for row in rows:
+        effect = effect_of(row, action, now)
+        if effect.allowed:
+            applicable += 1
+        else:
+            skipped.setdefault(effect.text, []).append(str(row.id))
+    return Preview(
+        action=action,
+        total=len(rows),
+        by_status=dict(Counter(row.status for row in rows)),
+        applicable=applicable,
+        skipped=[
+            {"reason": why, "count": len(ids), "examples": ids[:5]}
+            for why, ids in sorted(skipped.items(), key=lambda kv: -len(kv[1]))
+        ],
+    )
+
+
+def start(
+    action: str,
+    sagas: QuerySet,
+    actor: Actor,
+    reason: str = "",
+    selection: dict[str, Any] | None = None,
+) -> BulkOperation:
+    """Snapshot the selection and queue the operation; workers carry it out."""
+    _check(action, actor)
+    reason = (reason or "").strip()
+    if spec_for(action).needs_reason and not reason:
+        raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
+    with transaction.atomic():
+        rows = list(
+            sagas.order_by("created_at", "id").values_list("id", "version")[: MAX_SAGAS + 1]
+        )
+        if len(rows) > MAX_SAGAS:
+            raise TooManySagas(f"the selection matches more than {MAX_SAGAS} sagas; narrow it")
+        operation = BulkOperation.objects.create(
+            action=action,
+            reason=reason,
+            selection=selection or {},
+            user=actor.user,
+            actor=actor.name,
+            total=len(rows),
+        )
+        BulkItem.objects.bulk_create(
+            [
+                BulkItem(operation=operation, saga_id=saga_id, version=version)
+                for saga_id, version in rows
+            ],
+            batch_size=2000,
+        )
+        if not rows:
+            operation.status = BulkOperation.Status.DONE
+            operation.finished_at = timezone.now()
+            operation.save(update_fields=["status", "finished_at"])
+    return operation
+
+
+def pending_exist() -> bool:
+    return BulkItem.objects.filter(outcome=BulkItem.Outcome.PENDING).exists()
+
+
+def work(limit: int = WORK_BATCH) -> int:
+    """Carry out up to `limit` pending items (any operation); returns how many."""
+    with transaction.atomic():
+        items = list(
+            BulkItem.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(outcome=BulkItem.Outcome.PENDING)
+            .select_related("operation")
+            .order_by("id")[:limit]
+        )
+        users: dict[int, Any] = {}
+        for item in items:
+            _carry_out(item, users)
+        for operation_id in {item.operation_id for item in items}:
+            _finish_if_done(operation_id)
+    return len(items)
+
+
+def progress(operation: BulkOperation) -> dict[str, Any]:
+    counts = dict(operation.items.values_list("outcome").annotate(n=Count("id")))
+    done = operation.total - counts.get(BulkItem.Outcome.PENDING, 0)
+    return {
+        "id": operation.id,
+        "action": operation.action,
+        "status": operation.status,
+        "total": operation.total,
+        "done": done,
+        "outcomes": {o: counts.get(o, 0) for o in BulkItem.Outcome.values},
+        "reason": operation.reason,
+        "actor": operation.actor,
+        "created_at": operation.created_at,
+        "finished_at": operation.finished_at,
+    }
+
+
+def _carry_out(item: BulkItem, users: dict[int, Any]) -> None:
+    operation = item.operation
+    actor = _actor_of(operation, users)
+    try:
+        with transaction.atomic():
+            perform(
+                item.saga_id,
+                operation.action,
+                actor=actor,
+                version=item.version,
+                reason=operation.reason,
+            )
+        item.outcome, item.message = BulkItem.Outcome.APPLIED, ""
+    except SagaError as exc:
+        item.outcome, item.message = BulkItem.Outcome.SKIPPED, str(exc)
+    except PermissionDenied as exc:
+        item.outcome, item.message = BulkItem.Outcome.FAILED, str(exc) or "permission denied"
+    item.finished_at = timezone.now()
+    item.save(update_fields=["outcome", "message", "finished_at"])
+
+
+def _actor_of(operation: BulkOperation, users: dict[int, Any]) -> Actor:
+    if operation.user_id is None:
+        return Actor(name=operation.actor, scopes=frozenset({"operate"}))
+    if operation.user_id not in users:
+        users[operation.user_id] = get_user_model().objects.get(pk=operation.user_id)
+    return Actor(name=operation.actor, user=users[operation.user_id])
+
+
+def _finish_if_done(operation_id: int) -> None:
+    if not BulkItem.objects.filter(
+        operation_id=operation_id, outcome=BulkItem.Outcome.PENDING
+    ).exists():
+        BulkOperation.objects.filter(id=operation_id, status=BulkOperation.Status.RUNNING).update(
+            status=BulkOperation.Status.DONE, finished_at=timezone.now()
+        )
+
+
+def _check(action: str, actor: Actor) -> None:
+    spec = spec_for(action)
+    if spec.edits_input:
+        raise SagaError("retry_with_input edits one saga's input; it is not a bulk action")
+    if not actor.may(BULK_PERMISSION):
+        raise PermissionDenied(f"{actor.name} lacks the permission {BULK_PERMISSION}")
+    if not actor.may(spec.permission):
+        raise PermissionDenied(f"{actor.name} lacks the permission {spec.permission}")

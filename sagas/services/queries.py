@@ -1,0 +1,95 @@
+"""Reading sagas: filtered, keyset-paginated lists, shared by the API and the dashboard."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from sagas.exceptions import SagaError
+from sagas.models import SagaInstance
+from sagas.statuses import SagaStatus
+
+MAX_PAGE = 200
+
+
+class InvalidQuery(SagaError):
+    """The query has an unknown filter or an invalid value."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class SagaFilter:
+    type: str | None = None
+    status: str | None = None
+    correlation_id: str | None = None
+    # The dashboard's search box: a saga id or a correlation id, whichever matches.
+    search: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def apply(self, qs: QuerySet[SagaInstance]) -> QuerySet[SagaInstance]:
+        if self.status is not None and self.status not in SagaStatus.values:
+            raise InvalidQuery(
+                f"status must be one of {', '.join(SagaStatus.values)}, not {self.status!r}",
+                "status",
+            )
+        if self.type:
+            qs = qs.filter(saga_type=self.type)
+        if self.status:
+            qs = qs.filter(status=self.status)
+        if self.correlation_id:
+            qs = qs.filter(correlation_id=self.correlation_id)
+        if self.search:
+            qs = qs.filter(_search(self.search))
+        if self.created_after is not None:
+            qs = qs.filter(created_at__gte=self.created_after)
+        if self.created_before is not None:
+            qs = qs.filter(created_at__lt=self.created_before)
+        return qs
+
+
+def _search(text: str) -> Q:
+    text = text.strip()
+    try:
+        return Q(id=uuid.UUID(text)) | Q(correlation_id=text)
+    except ValueError:
+        return Q(correlation_id=text)
+
+
+def encode_cursor(saga: SagaInstance) -> str:
+    raw = json.dumps([saga.created_at.isoformat(), str(saga.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, saga_id = json.loads(raw)
+        return datetime.fromisoformat(created), uuid.UUID(saga_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidQuery("cursor is not one this API returned", "cursor") from None
+
+
+def page(
+    flt: SagaFilter, cursor: str | None = None, limit: int = 50
+) -> tuple[list[SagaInstance], str | None]:
+    """One page, newest first, and the cursor of the next page (None on the last)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidQuery(f"limit must be between 1 and {MAX_PAGE}", "limit")
+    qs = flt.apply(SagaInstance.objects.all()).order_by("-created_at", "-id")
+    if cursor:
+        created, saga_id = decode_cursor(cursor)
+        qs = qs.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=saga_id))
+    rows = list(qs[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1]) if more and rows else None)

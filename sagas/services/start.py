@@ -1,0 +1,121 @@
+"""Starting sagas, with input validation and Idempotency-Key deduplication."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from sagas import conf
+from sagas.engine import statemachine
+from sagas.engine.claim import database_now
+from sagas.engine.store import TransitionWriter
+from sagas.engine.wakeup import notify_due
+from sagas.exceptions import IdempotencyConflict, InvalidSagaInput
+from sagas.models import SagaInstance
+from sagas.registry import registry
+from sagas.telemetry.ids import new_span_id, new_trace_id
+from sagas.telemetry.propagation import current_ids
+
+MAX_CORRELATION_ID = 200
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def request_hash(saga_type: str, input: Any, correlation_id: str) -> str:
+    body = json.dumps(
+        {"type": saga_type, "input": input, "correlation_id": correlation_id},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def start_saga(
+    saga_type: str,
+    input: Any,
+    *,
+    correlation_id: str = "",
+    idempotency_key: str | None = None,
+    actor: str = "",
+    trace_parent: tuple[str, str] | None = None,
+) -> tuple[SagaInstance, bool]:
+    """Start a saga; returns (saga, created). A repeated Idempotency-Key with the same
+    request returns the first saga, with another request raises IdempotencyConflict.
+
+    The saga joins the trace `trace_parent` = (trace id, span id) names, or else the
+    current span's; outside any trace it starts its own.
+    """
+    definition = registry.get(saga_type)
+    _validate(input, correlation_id, idempotency_key)
+    definition.validate_input(input)
+    digest = request_hash(saga_type, input, correlation_id)
+    if idempotency_key:
+        existing = _existing(idempotency_key, digest)
+        if existing is not None:
+            return existing, False
+    trace_id, parent_span_id = trace_parent or current_ids()
+    if not trace_id:
+        trace_id, parent_span_id = new_trace_id(), ""
+    try:
+        with transaction.atomic():
+            now = database_now()
+            row = SagaInstance(
+                id=uuid.uuid4(),
+                saga_type=saga_type,
+                correlation_id=correlation_id,
+                input=input,
+                definition_steps=definition.step_names(),
+                definition_fingerprint=definition.fingerprint(),
+                idempotency_key=idempotency_key or None,
+                request_hash=digest,
+                created_by=actor,
+                created_at=now,
+                trace_id=trace_id,
+                span_id=new_span_id(),
+                trace_parent_id=parent_span_id,
+            )
+            writer = TransitionWriter()
+            writer.add(
+                row, [statemachine.start(str(row.id), definition, now)], actor, now, new=True
+            )
+            writer.flush()
+            notify_due()
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced; the other one's saga stands.
+        existing = _existing(idempotency_key, digest) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing, False
+    return row, True
+
+
+def _existing(key: str, digest: str) -> SagaInstance | None:
+    existing = SagaInstance.objects.filter(idempotency_key=key).first()
+    if existing is not None and existing.request_hash != digest:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {key!r} was first used for saga {existing.id} with a different "
+            "request body; use a new key for a new request"
+        )
+    return existing
+
+
+def validate_input(input: Any) -> None:
+    """A saga input must be a JSON object within the size limit."""
+    if not isinstance(input, dict):
+        raise InvalidSagaInput(f"input must be a JSON object, not {type(input).__name__}")
+    size = len(json.dumps(input))
+    if size > conf.max_input_bytes():
+        raise InvalidSagaInput(
+            f"input is {size} bytes as JSON; the limit is {conf.max_input_bytes()}"
+        )
+
+
+def _validate(input: Any, correlation_id: str, idempotency_key: str | None) -> None:
+    validate_input(input)
+    if len(correlation_id) > MAX_CORRELATION_ID:
+        raise InvalidSagaInput(f"correlation_id is longer than {MAX_CORRELATION_ID} characters")
+    if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidSagaInput(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters")

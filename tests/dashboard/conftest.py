@@ -1,0 +1,79 @@
+"""Fixtures for the dashboard's tests: staff and non-staff users, a fresh in-memory
+channel layer per test, and websocket connections through the whole ASGI application
+(origin check, session auth, routing), as a browser makes them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+ORIGIN = "http://127.0.0.1"
+
+
+@pytest.fixture(autouse=True)
+def memory_layer(settings):
+    # A new layer per test: nothing queued by one test can reach the next one.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def fresh_overview():
+    # The overview keeps a per-process baseline of terminal counts; each test has new rows.
+    from dashboard.overview import terminal_counts
+
+    terminal_counts.reset()
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(
+        "operator", password="pw-operator", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def staff_client(client: Client, staff) -> Client:
+    client.force_login(staff)
+    return client
+
+
+def session_cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run an async scenario from a sync test; its database work runs on this thread."""
+    async_to_sync(scenario)()
+
+
+def communicator(path: str, user: Any = None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
+    from dashboard.asgi import application
+
+    headers = [(b"host", b"127.0.0.1")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        # Read here, in sync code: the session row must exist before the socket opens.
+        headers.append((b"cookie", f"sessionid={user._test_session}".encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+@pytest.fixture
+def operator(staff):
+    staff._test_session = session_cookie(staff)
+    return staff
+
+
+@pytest.fixture
+def visitor(db):
+    user = get_user_model().objects.create_user("visitor", password="pw-visitor")
+    user._test_session = session_cookie(user)
+    return user
