@@ -1,6 +1,10 @@
-"""Both transports run the same order-saga suite; the relay's order and backoff."""
+"""Both transports run the same order-saga suite; the relay's order, backoff and pipeline."""
 
 from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -152,3 +156,66 @@ def test_every_message_twice_late_and_out_of_order_changes_no_outcome(chaos, run
 
     assert ProcessedMessage.objects.filter(duplicates__gt=0).exists()
     assert SagaEvent.objects.filter(type="reply_ignored").exists()
+
+
+class _Accepting(BaseHTTPRequestHandler):
+    """A participant that accepts every command (202, the reply follows later), after
+    waiting on `hold` when it is the slow one."""
+
+    hold: threading.Event | None = None
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.hold is not None:
+            self.hold.wait(30)
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_slow_participant_holds_its_own_message_only(settings):
+    hold = threading.Event()
+    slow = type("Slow", (_Accepting,), {"hold": hold})
+    servers = {"payment": ThreadingHTTPServer(("127.0.0.1", 0), slow)}
+    servers["shipping"] = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+    for server in servers.values():
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.SAGASCOPE_PARTICIPANT_URLS = {
+        name: f"http://127.0.0.1:{s.server_address[1]}" for name, s in servers.items()
+    }
+    settings.SAGASCOPE_PARTICIPANT_SECRETS = {"payment": "s", "shipping": "s"}
+    now = timezone.now()
+    stuck, quick = (
+        OutboxMessage.objects.create(
+            kind="command",
+            destination=name,
+            headers={"message_id": name},
+            body={},
+            available_at=now,
+            created_at=now,
+        )
+        for name in ("payment", "shipping")
+    )
+    relay = Relay(patience=0.5)
+    try:
+        assert relay.tick() == 1  # shipping went out while payment still answers
+        stuck.refresh_from_db()
+        quick.refresh_from_db()
+        assert (quick.status, stuck.status) == ("sent", "pending")
+        assert stuck.leased_until is not None  # in flight: no other claim sends it again
+        assert relay.tick() == 0
+        hold.set()
+        deadline = time.monotonic() + 10
+        while relay.tick() == 0:
+            assert time.monotonic() < deadline
+        stuck.refresh_from_db()
+        assert stuck.status == "sent" and stuck.leased_until is None
+    finally:
+        hold.set()
+        for server in servers.values():
+            server.shutdown()
+            server.server_close()

@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--batch-size", type=int, default=50)
         parser.add_argument("--poll", type=float, default=1.0)
-        parser.add_argument("--concurrency", type=int, default=8, help="commands sent at once")
+        parser.add_argument("--concurrency", type=int, default=16, help="commands sent at once")
         parser.add_argument(
             "--visibility",
             type=float,
