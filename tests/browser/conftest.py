@@ -127,7 +127,9 @@ class Stack:
     def stop_server(self) -> None:
         assert self.server is not None
         self.server.terminate()
-        self.server.wait(20)
+        began = time.monotonic()
+        self.server.wait(60)
+        print(f"daphne stopped {time.monotonic() - began:.1f}s after SIGTERM")
 
     def start_worker(self) -> None:
         command = [sys.executable, "manage.py", "run_worker", "--id", "browser", "--poll", "0.1"]
