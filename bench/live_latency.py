@@ -241,7 +241,8 @@ def bulk_insert(count: int) -> str:
                 id, saga_type, status, correlation_id, input, context, current_step, phase,
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
-                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at)
+                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
+                trace_parent_id, possibly_done_earlier)
             SELECT gen_random_uuid(), ({TYPES})[1 + n %% 5], status,
                    'ord-' || lpad(n::text, 8, '0'),
                    '{{"sku": "MUG", "qty": 1, "amount": 25}}'::jsonb, '{{}}'::jsonb, 4, 'forward',
@@ -251,7 +252,8 @@ def bulk_insert(count: int) -> str:
                    '{STEPS}'::jsonb, '', 12, md5(n::text), '', 1, '', 'bench',
                    ts, ts + (1 + n %% 7) * interval '1 second',
                    CASE WHEN status IN ('completed', 'compensated')
-                        THEN ts + (0.2 + (n %% 50) / 10.0) * interval '1 second' END
+                        THEN ts + (0.2 + (n %% 50) / 10.0) * interval '1 second' END,
+                   '', false
               FROM (SELECT n, now() - n * interval '2.5 seconds' AS ts,
                            CASE WHEN n %% 1000 = 0 THEN 'failed'
                                 WHEN n %% 500 = 1 THEN 'running'
@@ -281,10 +283,11 @@ def bulk_insert(count: int) -> str:
                 id, saga_type, status, correlation_id, input, context, current_step, phase,
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
-                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at)
+                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
+                trace_parent_id, possibly_done_earlier)
             VALUES (%s, 'wide', 'completed', 'wide-1', '{}'::jsonb, '{}'::jsonb, 49, 'forward',
                     5, 0, false, false, '{}'::jsonb, '[]'::jsonb, '', %s::jsonb, '', 501, '',
-                    '', 1, '', 'bench', now() - interval '10 minutes', now(), now())
+                    '', 1, '', 'bench', now() - interval '10 minutes', now(), now(), '', false)
             """,
             [wide, steps],
         )
@@ -292,7 +295,7 @@ def bulk_insert(count: int) -> str:
             """
             INSERT INTO sagas_stepexecution (saga_id, step_name, step_index, phase, attempt,
                 generation, idempotency_key, status, started_at, finished_at, result,
-                error_type, error_message, error_traceback, span_id)
+                error_type, error_message, error_traceback, span_id, duplicates)
             SELECT %s, 'step' || lpad(i::text, 2, '0'), i, 'forward', a, 1,
                    %s || ':step' || lpad(i::text, 2, '0') || ':forward:1',
                    CASE WHEN a = 5 THEN 'succeeded' ELSE 'failed' END,
@@ -301,7 +304,8 @@ def bulk_insert(count: int) -> str:
                        + interval '1 second',
                    '{"ok": true}'::jsonb,
                    CASE WHEN a < 5 THEN 'ConnectionError' ELSE '' END,
-                   CASE WHEN a < 5 THEN 'upstream reset the connection' ELSE '' END, '', ''
+                   CASE WHEN a < 5 THEN 'upstream reset the connection' ELSE '' END, '', '',
+                   0
               FROM generate_series(0, 49) AS i, generate_series(1, 5) AS a
             """,
             [wide, wide],
