@@ -36,7 +36,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.throughput import log, machine, percentile, recreate_database, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    log,
+    machine,
+    machine_info,
+    percentile,
+    recreate_database,
+    stop,
+    write_json,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -195,7 +203,7 @@ async def measure_push(
     }
 
 
-def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
+def push_latency(env: dict[str, str], args: argparse.Namespace) -> dict[int, dict[str, float]]:
     from django.db import connection
 
     client = operator_client()
@@ -205,6 +213,7 @@ def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
         f"channels-redis; {args.rate:g} sagas/s x 4 steps for {args.seconds:g} s"
     )
     server = Server(env, args.workers)
+    figures: dict[int, dict[str, float]] = {}
     try:
         time.sleep(2)
         for clients in args.clients:
@@ -215,6 +224,7 @@ def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
             except Exception:
                 log(f"failed; the server's log is {server.log}")
                 raise
+            figures[clients] = r
             log(
                 f"{clients:>4} client(s): {r['sagas']} sagas, {r['rows_per_client']:.0f} rows "
                 f"per client; commit -> client p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
@@ -222,6 +232,7 @@ def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
             )
     finally:
         server.close()
+    return figures
 
 
 # 2. Page server times at N sagas
@@ -347,7 +358,7 @@ def timed(client, path: str, runs: int = 20) -> tuple[float, float]:
     return percentile(times, 0.5), percentile(times, 0.95)
 
 
-def page_times(args: argparse.Namespace) -> None:
+def page_times(args: argparse.Namespace) -> dict[str, object]:
     import re
     from datetime import timedelta
 
@@ -357,7 +368,8 @@ def page_times(args: argparse.Namespace) -> None:
     began = time.monotonic()
     wide = bulk_insert(args.sagas)
     vacuum()
-    log(f"bulk insert and VACUUM ANALYZE: {time.monotonic() - began:.0f} s")
+    loaded = time.monotonic() - began
+    log(f"bulk insert and VACUUM ANALYZE: {loaded:.0f} s")
     client = operator_client()
     some = SagaInstance.objects.filter(status="compensated").order_by("-created_at").first()
     first = client.get("/sagas/?type=order").content.decode()
@@ -387,9 +399,12 @@ def page_times(args: argparse.Namespace) -> None:
     assert client.get("/").status_code == 200
     cold = 1000 * (time.perf_counter() - began)
     log(f"{'overview, first request (counts the baseline)':<44} {cold:6.1f} ms, once per 10 min")
+    times: dict[str, dict[str, float]] = {}
     for name, path in pages:
         p50, p95 = timed(client, path)
+        times[name] = {"p50": p50, "p95": p95}
         log(f"{name:<44} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
+    return {"sagas": args.sagas, "load_seconds": loaded, "overview_cold_ms": cold, "pages": times}
 
 
 def main() -> None:
@@ -403,13 +418,21 @@ def main() -> None:
     parser.add_argument("--sagas", type=int, default=1_000_000)
     parser.add_argument("--no-push", action="store_true")
     parser.add_argument("--no-pages", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
-    log(machine())
+    info = machine_info()
+    log(machine(info))
     env = setup(recreate_database("dashboard_bench"))
+    figures: dict[str, object] = {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "workers": args.workers,
+    }
     if not args.no_push:
-        push_latency(env, args)
+        figures["push"] = push_latency(env, args)
     if not args.no_pages:
-        page_times(args)
+        figures["pages"] = page_times(args)
+    write_json(args.json, info, figures)
 
 
 if __name__ == "__main__":
