@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, log, machine_info  # noqa: E402
+from bench.common import ADMIN_URL, ROOT, log, machine_info  # noqa: E402
 from bench.figures import TABLES, soak_section  # noqa: E402
 
 ORDER = ("throughput", "messaging", "live_latency", "soak")
@@ -89,10 +91,25 @@ def elapsed(began: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def wait_for_postgres(timeout: float = 120) -> None:
+    """A run that died on a PostgreSQL restart would die again if retried mid-restart."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(ADMIN_URL, connect_timeout=5).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
 def run_all(benches: list[Bench], retries: int, began: float) -> None:
     for bench in benches:
         for i in range(1, bench.runs + 1):
             for attempt in range(retries + 1):
+                if attempt:
+                    wait_for_postgres()
                 again = f", attempt {attempt + 1}" if attempt else ""
                 label = f"{bench.name} run {i} of {bench.runs}{again}"
                 log(f"[results] {label} (elapsed {elapsed(began)}): {bench.command}")
@@ -191,7 +208,7 @@ def render(benches: list[Bench], args: argparse.Namespace, header: dict) -> str:
         took = ", ".join(f"{s:.0f} s" for s in bench.seconds)
         lines.append(f"{ok} of {bench.runs} run(s) measured (each took: {took or 'n/a'}).")
         for failure in bench.failures:
-            lines.append(f"A failed attempt, not counted (the run was tried again): `{failure}`.")
+            lines.append(f"Failed attempt, not counted: `{failure}`.")
         lines.append("")
         if not bench.results:
             continue
