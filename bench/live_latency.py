@@ -36,7 +36,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.throughput import log, machine, percentile, recreate_database, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    log,
+    machine,
+    machine_info,
+    percentile,
+    recreate_database,
+    stop,
+    write_json,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -195,7 +203,7 @@ async def measure_push(
     }
 
 
-def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
+def push_latency(env: dict[str, str], args: argparse.Namespace) -> dict[int, dict[str, float]]:
     from django.db import connection
 
     client = operator_client()
@@ -205,6 +213,7 @@ def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
         f"channels-redis; {args.rate:g} sagas/s x 4 steps for {args.seconds:g} s"
     )
     server = Server(env, args.workers)
+    figures: dict[int, dict[str, float]] = {}
     try:
         time.sleep(2)
         for clients in args.clients:
@@ -215,6 +224,7 @@ def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
             except Exception:
                 log(f"failed; the server's log is {server.log}")
                 raise
+            figures[clients] = r
             log(
                 f"{clients:>4} client(s): {r['sagas']} sagas, {r['rows_per_client']:.0f} rows "
                 f"per client; commit -> client p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
@@ -222,6 +232,7 @@ def push_latency(env: dict[str, str], args: argparse.Namespace) -> None:
             )
     finally:
         server.close()
+    return figures
 
 
 # 2. Page server times at N sagas
@@ -241,7 +252,8 @@ def bulk_insert(count: int) -> str:
                 id, saga_type, status, correlation_id, input, context, current_step, phase,
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
-                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at)
+                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
+                trace_parent_id, possibly_done_earlier)
             SELECT gen_random_uuid(), ({TYPES})[1 + n %% 5], status,
                    'ord-' || lpad(n::text, 8, '0'),
                    '{{"sku": "MUG", "qty": 1, "amount": 25}}'::jsonb, '{{}}'::jsonb, 4, 'forward',
@@ -251,7 +263,8 @@ def bulk_insert(count: int) -> str:
                    '{STEPS}'::jsonb, '', 12, md5(n::text), '', 1, '', 'bench',
                    ts, ts + (1 + n %% 7) * interval '1 second',
                    CASE WHEN status IN ('completed', 'compensated')
-                        THEN ts + (0.2 + (n %% 50) / 10.0) * interval '1 second' END
+                        THEN ts + (0.2 + (n %% 50) / 10.0) * interval '1 second' END,
+                   '', false
               FROM (SELECT n, now() - n * interval '2.5 seconds' AS ts,
                            CASE WHEN n %% 1000 = 0 THEN 'failed'
                                 WHEN n %% 500 = 1 THEN 'running'
@@ -281,10 +294,11 @@ def bulk_insert(count: int) -> str:
                 id, saga_type, status, correlation_id, input, context, current_step, phase,
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
-                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at)
+                lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
+                trace_parent_id, possibly_done_earlier)
             VALUES (%s, 'wide', 'completed', 'wide-1', '{}'::jsonb, '{}'::jsonb, 49, 'forward',
                     5, 0, false, false, '{}'::jsonb, '[]'::jsonb, '', %s::jsonb, '', 501, '',
-                    '', 1, '', 'bench', now() - interval '10 minutes', now(), now())
+                    '', 1, '', 'bench', now() - interval '10 minutes', now(), now(), '', false)
             """,
             [wide, steps],
         )
@@ -292,7 +306,7 @@ def bulk_insert(count: int) -> str:
             """
             INSERT INTO sagas_stepexecution (saga_id, step_name, step_index, phase, attempt,
                 generation, idempotency_key, status, started_at, finished_at, result,
-                error_type, error_message, error_traceback, span_id)
+                error_type, error_message, error_traceback, span_id, duplicates)
             SELECT %s, 'step' || lpad(i::text, 2, '0'), i, 'forward', a, 1,
                    %s || ':step' || lpad(i::text, 2, '0') || ':forward:1',
                    CASE WHEN a = 5 THEN 'succeeded' ELSE 'failed' END,
@@ -301,7 +315,8 @@ def bulk_insert(count: int) -> str:
                        + interval '1 second',
                    '{"ok": true}'::jsonb,
                    CASE WHEN a < 5 THEN 'ConnectionError' ELSE '' END,
-                   CASE WHEN a < 5 THEN 'upstream reset the connection' ELSE '' END, '', ''
+                   CASE WHEN a < 5 THEN 'upstream reset the connection' ELSE '' END, '', '',
+                   0
               FROM generate_series(0, 49) AS i, generate_series(1, 5) AS a
             """,
             [wide, wide],
@@ -343,7 +358,7 @@ def timed(client, path: str, runs: int = 20) -> tuple[float, float]:
     return percentile(times, 0.5), percentile(times, 0.95)
 
 
-def page_times(args: argparse.Namespace) -> None:
+def page_times(args: argparse.Namespace) -> dict[str, object]:
     import re
     from datetime import timedelta
 
@@ -353,7 +368,8 @@ def page_times(args: argparse.Namespace) -> None:
     began = time.monotonic()
     wide = bulk_insert(args.sagas)
     vacuum()
-    log(f"bulk insert and VACUUM ANALYZE: {time.monotonic() - began:.0f} s")
+    loaded = time.monotonic() - began
+    log(f"bulk insert and VACUUM ANALYZE: {loaded:.0f} s")
     client = operator_client()
     some = SagaInstance.objects.filter(status="compensated").order_by("-created_at").first()
     first = client.get("/sagas/?type=order").content.decode()
@@ -383,9 +399,12 @@ def page_times(args: argparse.Namespace) -> None:
     assert client.get("/").status_code == 200
     cold = 1000 * (time.perf_counter() - began)
     log(f"{'overview, first request (counts the baseline)':<44} {cold:6.1f} ms, once per 10 min")
+    times: dict[str, dict[str, float]] = {}
     for name, path in pages:
         p50, p95 = timed(client, path)
+        times[name] = {"p50": p50, "p95": p95}
         log(f"{name:<44} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
+    return {"sagas": args.sagas, "load_seconds": loaded, "overview_cold_ms": cold, "pages": times}
 
 
 def main() -> None:
@@ -399,13 +418,21 @@ def main() -> None:
     parser.add_argument("--sagas", type=int, default=1_000_000)
     parser.add_argument("--no-push", action="store_true")
     parser.add_argument("--no-pages", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
-    log(machine())
+    info = machine_info()
+    log(machine(info))
     env = setup(recreate_database("dashboard_bench"))
+    figures: dict[str, object] = {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "workers": args.workers,
+    }
     if not args.no_push:
-        push_latency(env, args)
+        figures["push"] = push_latency(env, args)
     if not args.no_pages:
-        page_times(args)
+        figures["pages"] = page_times(args)
+    write_json(args.json, info, figures)
 
 
 if __name__ == "__main__":

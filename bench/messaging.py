@@ -24,7 +24,16 @@ import uuid
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, log, machine, percentile, recreate_database, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    log,
+    machine,
+    machine_info,
+    percentile,
+    recreate_database,
+    stop,
+    write_json,
+)
 
 SERVICES = ("inventory", "payment", "shipping", "email")
 HTTP_SERVICES = ("payment", "shipping")  # the others read the database, as in compose
@@ -162,8 +171,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--transports", default="database,http")
     parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
-    log(f"machine: {machine()}")
+    info = machine_info()
+    log(f"machine: {machine(info)}")
     url = recreate_database("sagascope_msg_bench")
     setup(url)
     from django.db import connection
@@ -171,6 +182,7 @@ def main() -> None:
     from sagas.models import SagaInstance
     from sagas.services.start import start_saga
 
+    figures: dict[str, dict[str, object]] = {}
     for transport in args.transports.split(","):
         # the backlog goes in before any worker runs, held back, then released at once
         reset()
@@ -194,10 +206,21 @@ def main() -> None:
                 f"commands/s); {args.workers} workers, 1 process per participant"
             )
             lat = latency(rate, args.latency_seconds)
+            figures[transport] = {
+                "throughput": {
+                    "sagas": args.sagas,
+                    "completed": done,
+                    "seconds": elapsed,
+                    "sagas_s": done / elapsed,
+                    "commands_s": 4 * done / elapsed,
+                },
+                "latency": {"rate": rate, **lat},
+            }
             log(
                 f"{transport:8}  latency at {rate:.0f} sagas/s: p50 {lat['p50'] * 1000:.0f} ms, "
                 f"p95 {lat['p95'] * 1000:.0f} ms ({lat['completed']}/{lat['count']} completed)"
             )
+    write_json(args.json, info, {"workers": args.workers, "transports": figures})
 
 
 if __name__ == "__main__":

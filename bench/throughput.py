@@ -30,7 +30,16 @@ import psycopg
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, log, machine, percentile, recreate_database, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    log,
+    machine,
+    machine_info,
+    percentile,
+    recreate_database,
+    stop,
+    write_json,
+)
 
 # sagascope
 
@@ -314,10 +323,12 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=8.0)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--no-dbos", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
 
-    log(f"machine: {machine()}")
+    info = machine_info()
+    log(f"machine: {machine(info)}")
     ours = Sagascope(recreate_database("sagascope_bench"), args.batch_size)
     dbos = None if args.no_dbos else Dbos(recreate_database("dbos_bench"))
     results: dict[int, dict[str, dict[str, float]]] = {}
@@ -334,39 +345,58 @@ def main() -> None:
                 f"{row['dbos']['steps_s']:7.0f} steps/s"
             )
     log("latency: sagas started one at a time at half the slower system's throughput")
+    latencies: dict[int, dict[str, object]] = {}
     for n in counts:
         row = results[n]
         rate = max(5.0, min(r["sagas_s"] for r in row.values()) / 2)
         lat = ours.latency(rate, args.latency_seconds, n)
+        latencies[n] = {"rate": rate, "sagascope": lat}
         log(
             f"latency     sagascope {n} worker(s) at {rate:4.0f}/s: p50 {lat['p50'] * 1000:6.1f} ms"
             f"  p95 {lat['p95'] * 1000:6.1f} ms  ({lat['completed']}/{lat['count']} completed)"
         )
         if dbos is not None:
-            lat = dbos.latency(rate, args.latency_seconds)
+            lat = latencies[n]["dbos"] = dbos.latency(rate, args.latency_seconds)
             log(
                 f"latency     DBOS      1 process   at {rate:4.0f}/s: "
                 f"p50 {lat['p50'] * 1000:6.1f} ms  p95 {lat['p95'] * 1000:6.1f} ms  "
                 f"({lat['completed']}/{lat['count']} completed)"
             )
+    ratios: dict[int, float] = {}
+    best_ratio = None
     if dbos is not None:
         for n in counts:
-            ratio = results[n]["sagascope"]["steps_s"] / results[n]["dbos"]["steps_s"]
+            ratio = ratios[n] = results[n]["sagascope"]["steps_s"] / results[n]["dbos"]["steps_s"]
             log(f"ratio at {n}: sagascope / DBOS steps/s = {ratio:.1f}x")
         best_ours = max(r["sagascope"]["steps_s"] for r in results.values())
         best_dbos = max(r["dbos"]["steps_s"] for r in results.values())
+        best_ratio = best_ours / best_dbos
         log(
             f"best against best: {best_ours:.0f} / {best_dbos:.0f} steps/s = "
             f"{best_ours / best_dbos:.1f}x"
         )
 
     tps = pgbench(ours.url, args.pgbench_seconds, clients=4)
+    best = max(r["sagascope"]["steps_s"] for r in results.values())
     if tps is not None:
-        best = max(r["sagascope"]["steps_s"] for r in results.values())
         log(
             f"pgbench ceiling: {tps:.0f} step transactions/s (update saga + insert event, "
             f"4 clients); sagascope's best is {best / tps:.0%} of it"
         )
+    write_json(
+        args.json,
+        info,
+        {
+            "throughput": results,
+            "latency": latencies,
+            "ratio_vs_dbos": ratios,
+            "best_ratio_vs_dbos": best_ratio,
+            "pgbench_tps": tps,
+            "pgbench_clients": 4,
+            "best_steps_s": best,
+            "share_of_pgbench": best / tps if tps else None,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,118 @@
+"""Which of each bench's JSON figures go into RESULTS.md, under which name and unit.
+
+A reader of a table gets `(name, unit, value)` rows; the units are those results.py
+formats: "/s", "ms", "s", "x" (a ratio), "%" (a share) and "" (a count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+Row = tuple[str, str, float | None]
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else 1000 * seconds
+
+
+def throughput(f: dict) -> Iterator[Row]:
+    for n, row in f["throughput"].items():
+        yield f"sagascope, {n} worker(s): sagas/s", "/s", row["sagascope"]["sagas_s"]
+        yield f"sagascope, {n} worker(s): steps/s", "/s", row["sagascope"]["steps_s"]
+        if "dbos" in row:
+            yield f"DBOS, {n} process(es): steps/s", "/s", row["dbos"]["steps_s"]
+            yield f"sagascope / DBOS steps/s, {n}", "x", f["ratio_vs_dbos"][n]
+    if f["best_ratio_vs_dbos"] is not None:
+        yield "sagascope / DBOS, best against best", "x", f["best_ratio_vs_dbos"]
+    for n, row in f["latency"].items():
+        yield f"latency rate, {n} worker(s) (half the slower throughput)", "/s", row["rate"]
+        yield f"sagascope, {n} worker(s): p50 latency", "ms", _ms(row["sagascope"]["p50"])
+        yield f"sagascope, {n} worker(s): p95 latency", "ms", _ms(row["sagascope"]["p95"])
+        if "dbos" in row:  # DBOS's latency runs in one process, at the same rate
+            yield "DBOS, 1 process at that rate: p50 latency", "ms", _ms(row["dbos"]["p50"])
+            yield "DBOS, 1 process at that rate: p95 latency", "ms", _ms(row["dbos"]["p95"])
+    if f["pgbench_tps"] is not None:
+        yield (
+            f"pgbench ceiling ({f['pgbench_clients']} clients): step transactions/s",
+            "/s",
+            (f["pgbench_tps"]),
+        )
+        yield "sagascope's best steps/s, share of the pgbench ceiling", "%", f["share_of_pgbench"]
+
+
+def messaging(f: dict) -> Iterator[Row]:
+    for transport, row in f["transports"].items():
+        t, lat = row["throughput"], row["latency"]
+        yield f"{transport}: order sagas/s (backlog of {t['sagas']})", "/s", t["sagas_s"]
+        yield f"{transport}: commands/s", "/s", t["commands_s"]
+        yield f"{transport}: sagas completed of {t['sagas']}", "", t["completed"]
+        yield f"{transport}: latency rate (half the throughput)", "/s", lat["rate"]
+        yield f"{transport}: p50 latency", "ms", _ms(lat["p50"])
+        yield f"{transport}: p95 latency", "ms", _ms(lat["p95"])
+
+
+def live_latency(f: dict) -> Iterator[Row]:
+    for clients, r in f.get("push", {}).items():
+        yield f"push, {clients} client(s): sagas started", "", r["sagas"]
+        for q in ("p50", "p95", "p99", "max"):
+            yield f"push, {clients} client(s): commit -> client {q}", "ms", r[q]
+    pages = f.get("pages")
+    if pages:
+        yield f"pages: bulk insert of {pages['sagas']:,} sagas + VACUUM", "s", pages["load_seconds"]
+        yield "overview, first request (counts the baseline)", "ms", pages["overview_cold_ms"]
+        for name, t in pages["pages"].items():
+            yield f"{name}: p50", "ms", t["p50"]
+            yield f"{name}: p95", "ms", t["p95"]
+
+
+TABLES: dict[str, Callable[[dict], Iterator[Row]]] = {
+    "throughput": throughput,
+    "messaging": messaging,
+    "live_latency": live_latency,
+}
+
+
+def _cell(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def soak_section(f: dict, run: int) -> list[str]:
+    """A soak run's minute-by-minute table and its verdict, as the soak printed them."""
+    minutes = f["minutes"]
+    procs = list(minutes[0]["rss_mb"])
+    lines = [
+        f"Run {run}: order sagas at {f['rate']:g}/s, {f['workers']} workers, "
+        f"{f['transport']} transport; RSS in MB (the driver starts the sagas: it is shown, "
+        "not judged).",
+        "",
+        "| minute | started | finished | p50 ms | p95 ms | active | " + " | ".join(procs) + " |",
+        "|" + " ---: |" * (6 + len(procs)),
+    ]
+    for m in minutes:
+        cells = [
+            str(m["minute"]),
+            str(m["started"]),
+            str(m["finished"]),
+            _cell(m["p50_ms"]),
+            _cell(m["p95_ms"]),
+            str(m["active"]),
+            *(_cell(m["rss_mb"][p], 1) for p in procs),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    v = f["verdict"]
+    growth = ", ".join(
+        f"{name} {'exited' if mb is None else f'{mb:+.1f}'}"
+        for name, mb in v["rss_growth_mb"].items()
+    )
+    lines += [
+        "",
+        f"- RSS growth, minute 1 to {minutes[-1]['minute']} (MB): {growth}",
+        f"- p95, minute {v['latency_base_minute']} to {minutes[-1]['minute']}: "
+        f"{_cell(v['latency_base_p95_ms'])} -> {_cell(v['latency_last_p95_ms'])} ms",
+        f"- tolerance: RSS {f['tolerances']['rss']}; latency: {f['tolerances']['latency']}",
+        "- verdict: **flat**"
+        if v["flat"]
+        else "- verdict: **NOT flat**: " + "; ".join(v["problems"]),
+        "",
+    ]
+    return lines
