@@ -15,14 +15,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 django.setup()
 
 from dashboard.routing import websocket_urlpatterns  # noqa: E402  (needs the apps loaded)
-from sagas.telemetry.setup import configure, instrument_django  # noqa: E402
+from sagas.telemetry.setup import configure, traced_http  # noqa: E402
 
 configure("web")
-instrument_django()
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(get_asgi_application()),
+        "http": traced_http(ASGIStaticFilesHandler(get_asgi_application())),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -13,6 +13,7 @@ import atexit
 import logging
 import os
 import threading
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -99,13 +100,22 @@ def shutdown() -> None:
             log.warning("telemetry shutdown failed: %s", exc)
 
 
-def instrument_django() -> None:
-    """Server spans for HTTP requests, continuing an incoming traceparent; best effort."""
-    try:
-        from opentelemetry.instrumentation.django import DjangoInstrumentor
+def traced_http(app: Any) -> Any:
+    """Server spans for HTTP requests, continuing an incoming traceparent; best effort.
 
-        instrumentor = DjangoInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=_main)
+    The ASGI middleware, not Django's: that one is sync-only and would put every request on
+    a thread waiting for the event loop, which a SIGTERM mid-request leaves waiting forever.
+    """
+    try:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        # Exclude send/receive sub-spans: a page load is one span, not three.
+        return OpenTelemetryMiddleware(
+            app,
+            excluded_urls="healthz,readyz,static/",
+            tracer_provider=_main,
+            exclude_spans=["receive", "send"],
+        )
     except Exception as exc:  # telemetry must never stop the web process
-        log.warning("Django instrumentation unavailable: %s", exc)
+        log.warning("HTTP instrumentation unavailable: %s", exc)
+        return app
