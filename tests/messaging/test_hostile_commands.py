@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 import requests
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from sagas.demo.models import Payment
@@ -129,6 +129,8 @@ def test_a_command_nobody_can_read_is_dead_lettered_and_the_queue_moves_on():
             DatabaseTransport().serve(payment, stop, batch=10, poll=0.05)
         except BaseException as exc:  # the process would exit, and restart into it again
             crashed.append(exc)
+        finally:
+            connections.close_all()  # this thread's own; the test database is dropped later
 
     thread = threading.Thread(target=participant)
     thread.start()
