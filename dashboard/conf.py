@@ -49,5 +49,15 @@ def max_frame_bytes() -> int:
     return int(getattr(settings, "SAGASCOPE_LIVE_MAX_FRAME_BYTES", 4096))
 
 
+def frame_burst() -> int:
+    """Client frames a live socket handles at once before it starts dropping them."""
+    return int(getattr(settings, "SAGASCOPE_LIVE_FRAME_BURST", 20))
+
+
+def frames_per_second() -> float:
+    """How fast a live socket's budget of client frames refills."""
+    return float(getattr(settings, "SAGASCOPE_LIVE_FRAMES_PER_SECOND", 5.0))
+
+
 def page_size() -> int:
     return int(getattr(settings, "SAGASCOPE_LIST_PAGE_SIZE", 50))

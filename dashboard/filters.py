@@ -13,12 +13,15 @@ from urllib.parse import urlencode
 from sagas.models import SagaInstance
 from sagas.registry import registry
 from sagas.services.queries import InvalidQuery, SagaFilter, decode_cursor
+from sagas.services.storable import text_problem
 from sagas.statuses import SagaStatus
 
 PARAMS = ("type", "status", "q", "from", "to", "cursor")
 # The live feeds take the list's filters plus the last event id the browser saw.
 LIVE_PARAMS = (*PARAMS, "after")
 MAX_SEARCH = 200
+# Event ids are 64-bit; a bigger "after" would overflow the database's integer.
+MAX_EVENT_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListQ
     q = get("q")
     if len(q) > MAX_SEARCH:
         raise InvalidQuery(f"search is longer than {MAX_SEARCH} characters", "q")
+    problem = text_problem(q)
+    if problem:
+        raise InvalidQuery(f"search {problem}", "q")
     start, end = _time(get("from"), "from"), _time(get("to"), "to")
     if start and end and start >= end:
         raise InvalidQuery("'from' must be before 'to'", "from")
@@ -104,7 +110,7 @@ def parse_after(value: str | None) -> int | None:
         after = int(value)
     except (TypeError, ValueError):
         raise InvalidQuery("after must be an event id (a whole number)", "after") from None
-    if after < 0:
+    if not 0 <= after <= MAX_EVENT_ID:
         raise InvalidQuery("after must be an event id (a whole number)", "after")
     return after
 

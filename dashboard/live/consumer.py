@@ -16,6 +16,7 @@ from sagas.exceptions import SagaError
 
 from .. import conf
 from . import frames
+from .budget import FrameBudget
 from .publisher import publisher
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.joined: list[str] = []
         self.closed = False
+        self.budget = FrameBudget(conf.frame_burst(), conf.frames_per_second())
+        self.dropping = False
 
     async def connect(self) -> None:
         # In-memory layer: pushes from other threads of this process land on this loop.
@@ -85,6 +88,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.stop()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.budget.spend():
+            # Said once per flood: answering every dropped frame would be work without end.
+            if not self.dropping:
+                self.dropping = True
+                await self.send_frame(frames.RateLimited().frame())
+            return
+        self.dropping = False
         try:
             frame = frames.parse(text_data, bytes_data, conf.max_frame_bytes())
             kind = frame["type"]

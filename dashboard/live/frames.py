@@ -12,6 +12,8 @@ from typing import Any
 
 from sagas.exceptions import SagaError
 
+from ..filters import MAX_EVENT_ID
+
 
 class FrameError(SagaError):
     """The frame is not one this socket accepts."""
@@ -34,6 +36,12 @@ class FrameNotJson(FrameError):
     code = "bad_json"
 
 
+class RateLimited(FrameError):
+    """Too many frames; the ones past the limit were dropped unread. Slow down."""
+
+    code = "rate_limited"
+
+
 class UnknownFrame(FrameError):
     """Unknown frame type; this socket takes "ping" and "replay"."""
 
@@ -45,11 +53,12 @@ def parse(text: str | None, binary: bytes | None, max_bytes: int) -> dict[str, A
     if binary is not None:
         raise FrameNotJson("binary frames are not accepted; send JSON text")
     raw = text or ""
-    if len(raw.encode()) > max_bytes:
+    # Characters first: a huge frame is refused without first being copied as bytes.
+    if len(raw) > max_bytes or len(raw.encode("utf-8", "replace")) > max_bytes:
         raise FrameTooLarge(f"frames are limited to {max_bytes} bytes")
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." deeper than Python goes
         raise FrameNotJson() from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameNotJson()
@@ -58,6 +67,6 @@ def parse(text: str | None, binary: bytes | None, max_bytes: int) -> dict[str, A
 
 def event_id(frame: dict[str, Any], name: str = "after") -> int:
     value = frame.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EVENT_ID:
         raise FrameError(f'"{name}" must be an event id (a whole number)')
     return value

@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 from . import errors
 from .auth import StaffSessionAuth, TokenAuth
 from .bulk import router as bulk_router
+from .parser import StrictJsonParser
 from .replies import router as replies_router
 from .routes import router
 
@@ -17,6 +18,7 @@ api = NinjaAPI(
     "`Authorization: Bearer <token>`; operators with their session (and CSRF token).",
     auth=[TokenAuth(), StaffSessionAuth()],
     urls_namespace="api",
+    parser=StrictJsonParser(),
 )
 api.add_router("/", router)
 api.add_router("/", replies_router)

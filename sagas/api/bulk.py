@@ -14,7 +14,7 @@ from sagas.services.queries import SagaFilter
 from .schemas import BulkIn, BulkOperationOut, BulkPreviewOut, MessageOut, SelectionIn
 
 router = Router(tags=["bulk"])
-ERRORS = {400: MessageOut, 401: MessageOut, 403: MessageOut, 422: MessageOut}
+ERRORS = {400: MessageOut, 401: MessageOut, 403: MessageOut, 413: MessageOut, 422: MessageOut}
 
 
 def selection_of(body: SelectionIn):  # type: ignore[no-untyped-def]
@@ -63,7 +63,7 @@ def start(request: HttpRequest, body: BulkIn) -> Status:
 
 @router.get(
     "/bulk/{operation_id}",
-    response={200: BulkOperationOut, 401: MessageOut, 404: MessageOut},
+    response={200: BulkOperationOut, 401: MessageOut, 404: MessageOut, 422: MessageOut},
     summary="A bulk operation's progress and its result per saga",
 )
 def follow(request: HttpRequest, operation_id: int) -> dict:

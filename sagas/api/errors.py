@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 
 from sagas.exceptions import (
     ActionNotAllowed,
@@ -21,6 +21,8 @@ from sagas.exceptions import (
 from sagas.services.actions import SagaNotFound
 from sagas.services.bulk import TooManySagas
 from sagas.services.queries import InvalidQuery
+
+from .parser import MalformedRequest
 
 # exception class -> (status, field it concerns)
 STATUS: dict[type[SagaError], tuple[int, str | None]] = {
@@ -48,6 +50,18 @@ def install(api: NinjaAPI) -> None:
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
         return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+
+    @api.exception_handler(MalformedRequest)
+    def malformed(request: HttpRequest, exc: MalformedRequest) -> HttpResponse:
+        return api.create_response(request, {"detail": str(exc)}, status=400)
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        # ninja wraps a body its parser refused in "Cannot parse request body"; the
+        # parser's own words say what was wrong.
+        cause = exc.__cause__
+        detail = str(cause) if isinstance(cause, MalformedRequest) else str(exc)
+        return api.create_response(request, {"detail": detail}, status=exc.status_code)
 
     @api.exception_handler(InvalidQuery)
     def bad_query(request: HttpRequest, exc: InvalidQuery) -> HttpResponse:

@@ -23,7 +23,7 @@ router = Router(tags=["participants"])
 @router.post(
     "/replies",
     auth=None,
-    response={202: MessageOut, 400: MessageOut, 401: MessageOut, 409: MessageOut},
+    response={202: MessageOut, 400: MessageOut, 401: MessageOut, 409: MessageOut, 413: MessageOut},
     summary="A participant's signed reply to a command",
     openapi_extra={
         "parameters": [

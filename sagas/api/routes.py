@@ -52,7 +52,15 @@ def _require_read(request: HttpRequest) -> None:
 
 @router.post(
     "/sagas",
-    response={200: SagaOut, 201: SagaOut, 401: MessageOut, 403: MessageOut, 422: MessageOut},
+    response={
+        200: SagaOut,
+        201: SagaOut,
+        400: MessageOut,
+        401: MessageOut,
+        403: MessageOut,
+        413: MessageOut,
+        422: MessageOut,
+    },
     summary="Start a saga",
 )
 def start(
@@ -81,7 +89,7 @@ def start(
 
 @router.get(
     "/sagas",
-    response={200: SagaPageOut, 400: MessageOut, 401: MessageOut, 403: MessageOut},
+    response={200: SagaPageOut, 400: MessageOut, 401: MessageOut, 403: MessageOut, 422: MessageOut},
     summary="List sagas, newest first",
 )
 def list_sagas(request: HttpRequest, q: Query[ListQuery]) -> dict:
@@ -99,7 +107,7 @@ def list_sagas(request: HttpRequest, q: Query[ListQuery]) -> dict:
 
 @router.get(
     "/sagas/{saga_id}",
-    response={200: SagaOut, 401: MessageOut, 403: MessageOut, 404: MessageOut},
+    response={200: SagaOut, 401: MessageOut, 403: MessageOut, 404: MessageOut, 422: MessageOut},
     summary="One saga with its step attempts and events",
 )
 def get_saga(request: HttpRequest, saga_id: UUID) -> dict:
@@ -116,6 +124,8 @@ def get_saga(request: HttpRequest, saga_id: UUID) -> dict:
         403: MessageOut,
         404: MessageOut,
         409: MessageOut,
+        413: MessageOut,
+        422: MessageOut,
     },
     summary="A manual action: retry, resume, compensate, cancel, skip or retry_with_input",
 )

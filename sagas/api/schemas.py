@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from sagas.statuses import AttemptStatus, Phase, SagaStatus
 
 SagaStatusName = Literal[tuple(SagaStatus.values)]  # type: ignore[valid-type]
 ActionName = Literal["retry", "resume", "compensate", "cancel", "skip", "retry_with_input"]
 BulkActionName = Literal["retry", "resume", "compensate", "cancel", "skip"]
+
+
+def _date_time_text(value: Any) -> Any:
+    # Pydantic would read a number as a Unix timestamp; the schema promises a date-time
+    # string, so a number is refused rather than silently taken as seconds since 1970.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2030-01-31T12:00:00Z")
+    return value
+
+
+DateTimeText = Annotated[datetime, BeforeValidator(_date_time_text)]
 
 
 class StartSagaIn(Schema):
@@ -125,8 +136,8 @@ class SelectionIn(Schema):
     status: SagaStatusName | None = None
     correlation_id: str | None = None
     search: str | None = Field(default=None, max_length=200)
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: DateTimeText | None = None
+    created_before: DateTimeText | None = None
     ids: list[UUID] | None = Field(default=None, max_length=20_000)
 
 

@@ -25,9 +25,15 @@ EXPIRED = "expired: its attempt timed out before delivery; a retry supersedes it
 WITHDRAWN = "withdrawn: its attempt timed out before it was delivered"
 
 
-def claim(kind: str, destinations: Iterable[str] | None, limit: int) -> list[OutboxMessage]:
-    """Lock up to `limit` deliverable messages; call inside the transaction that handles
-    them, so a crash before commit leaves them pending (at least once)."""
+def claim(
+    kind: str,
+    destinations: Iterable[str] | None,
+    limit: int,
+    fields: tuple[str, ...] | None = None,
+) -> list[OutboxMessage]:
+    """Lock up to `limit` deliverable messages (loading only `fields`, if given); call
+    inside the transaction that handles them, so a crash before commit leaves them pending
+    (at least once)."""
     assert transaction.get_connection().in_atomic_block, "claim inside a transaction"
     if kind == OutboxMessage.Kind.COMMAND:
         bury_expired(destinations)  # else an expired one would hold up newer ones
@@ -43,6 +49,8 @@ def claim(kind: str, destinations: Iterable[str] | None, limit: int) -> list[Out
     if destinations is not None:
         qs = qs.filter(destination__in=list(destinations))
     qs = qs.exclude(Exists(older)).order_by("id")
+    if fields:
+        qs = qs.only(*fields)
     return list(qs.select_for_update(skip_locked=True, of=("self",))[:limit])
 
 

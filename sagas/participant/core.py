@@ -101,6 +101,7 @@ class Participant:
         ) as span:
             try:
                 headers = require(raw_headers, REQUIRED)
+                _check_key(headers["idempotency_key"])
                 self.faults.maybe_fail(str(headers["command"]).partition(".")[2])
                 body = envelope.get("body")
                 if not isinstance(body, dict):
@@ -170,6 +171,16 @@ class Participant:
                 return ok(handler(command))
         except BusinessError as exc:
             return refused(f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc))
+
+
+def _check_key(key: Any) -> None:
+    # Longer than the inbox stores: PostgreSQL would refuse the insert on every retry, a
+    # transient-looking failure that can never succeed.
+    limit = ProcessedMessage._meta.get_field("idempotency_key").max_length
+    if not isinstance(key, str) or len(key) > limit:
+        raise MalformedMessage(
+            f"header 'idempotency_key' must be a string of at most {limit} characters"
+        )
 
 
 def _consumer_attributes(name: str, headers: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from sagas.registry import registry
 from sagas.telemetry.ids import new_span_id, new_trace_id
 from sagas.telemetry.propagation import current_ids
 
+from .storable import json_problem, text_problem
+
 MAX_CORRELATION_ID = 200
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -103,9 +105,12 @@ def _existing(key: str, digest: str) -> SagaInstance | None:
 
 
 def validate_input(input: Any) -> None:
-    """A saga input must be a JSON object within the size limit."""
+    """A saga input must be a JSON object within the size limit, storable as it is."""
     if not isinstance(input, dict):
         raise InvalidSagaInput(f"input must be a JSON object, not {type(input).__name__}")
+    problem = json_problem(input, "input")
+    if problem:
+        raise InvalidSagaInput(problem)
     size = len(json.dumps(input))
     if size > conf.max_input_bytes():
         raise InvalidSagaInput(
@@ -117,5 +122,13 @@ def _validate(input: Any, correlation_id: str, idempotency_key: str | None) -> N
     validate_input(input)
     if len(correlation_id) > MAX_CORRELATION_ID:
         raise InvalidSagaInput(f"correlation_id is longer than {MAX_CORRELATION_ID} characters")
-    if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+    problem = text_problem(correlation_id)
+    if problem:
+        raise InvalidSagaInput(f"correlation_id {problem}")
+    if idempotency_key is None:
+        return
+    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidSagaInput(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters")
+    problem = text_problem(idempotency_key)
+    if problem:
+        raise InvalidSagaInput(f"Idempotency-Key {problem}")

@@ -46,7 +46,9 @@ def post(
     data = json.dumps(envelope, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", **signing.sign(secret, data, participant)}
     traceparent = envelope.get("headers", {}).get("traceparent")
-    if traceparent:
+    # Only a well-formed one: a header value that is not a line of text would make the
+    # request itself fail, and the command could then never be delivered.
+    if isinstance(traceparent, str) and traceparent.isprintable() and len(traceparent) < 256:
         headers["traceparent"] = traceparent
     try:
         response = _session().post(url, data=data, headers=headers, timeout=timeout)
@@ -121,8 +123,17 @@ def make_server(
             if self.path != "/commands":
                 self._send(404, b'{"detail": "POST /commands"}')
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                # Reading a negative length would block until the client hangs up.
+                self.close_connection = True
+                self._send(400, b'{"detail": "Content-Length must be a number of bytes"}')
+                return
             if length > MAX_BODY:
+                self.close_connection = True  # its body is left unread on the socket
                 self._send(413, b'{"detail": "command too large"}')
                 return
             data = self.rfile.read(length)
@@ -140,7 +151,7 @@ def make_server(
             except signing.Replayed as exc:
                 self._send(409, json.dumps({"detail": str(exc)}).encode())
                 return
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
                 self._send(400, b'{"detail": "the body is not JSON"}')
                 return
             if participant.faults.down():

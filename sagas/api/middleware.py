@@ -1,0 +1,52 @@
+"""Errors that Django or ninja answer before an API view runs (a method the path does not
+take, a path with no operation) become JSON with a `detail` too, like every API error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+
+Responder = Callable[[HttpRequest], HttpResponse]
+
+
+class JsonApiErrors:
+    """Rewrites a non-JSON error response under the API's prefix; leaves the rest alone."""
+
+    def __init__(self, get_response: Responder) -> None:
+        self.get_response = get_response
+        self._prefix: str | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or not request.path.startswith(self.prefix()):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        rewritten = JsonResponse({"detail": detail(request, response)}, status=response.status_code)
+        if response.has_header("Allow"):
+            rewritten["Allow"] = response["Allow"]
+        return rewritten
+
+    def prefix(self) -> str:
+        # Resolved on first use, not at start-up: the URLconf may not be loaded yet then.
+        if self._prefix is None:
+            self._prefix = reverse("api:api-root")
+        return self._prefix
+
+
+def detail(request: HttpRequest, response: HttpResponse) -> str:
+    status = response.status_code
+    if status == 405:
+        allowed = response.get("Allow") or "another method"
+        return f"{request.method} is not allowed on {request.path}; use {allowed}"
+    if status == 404:
+        docs = reverse("api:openapi-view")
+        return f"nothing at {request.path}; the operations are listed at {docs}"
+    try:
+        phrase = HTTPStatus(status).phrase.lower()
+    except ValueError:
+        phrase = "error"
+    return f"{phrase} ({status})"
