@@ -127,3 +127,17 @@ def test_database_and_channel_layer_follow_the_environment():
         check=True,
     ).stdout
     assert out.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer"]
+
+
+def test_every_middleware_is_async_capable():
+    # One sync-only middleware makes Django run each request under daphne on a thread that
+    # waits for the event loop; a request in flight at SIGTERM then hangs the server.
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    sync_only = [
+        path
+        for path in settings.MIDDLEWARE
+        if not getattr(import_string(path), "async_capable", False)
+    ]
+    assert sync_only == []

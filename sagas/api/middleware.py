@@ -5,22 +5,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-
-Responder = Callable[[HttpRequest], HttpResponse]
 
 
 class JsonApiErrors:
     """Rewrites a non-JSON error response under the API's prefix; leaves the rest alone."""
 
-    def __init__(self, get_response: Responder) -> None:
+    # Async-capable like every middleware here: one sync-only middleware under daphne puts
+    # each request on a thread waiting for the event loop, and SIGTERM then hangs the server.
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
         self._prefix: str | None = None
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        return self.rewrite(request, self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        return self.rewrite(request, await self.get_response(request))
+
+    def rewrite(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if response.status_code < 400 or not request.path.startswith(self.prefix()):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
