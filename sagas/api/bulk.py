@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
@@ -11,6 +12,7 @@ from sagas.services import bulk
 from sagas.services.actions import Actor
 from sagas.services.queries import SagaFilter
 
+from .auth import can_read
 from .schemas import BulkIn, BulkOperationOut, BulkPreviewOut, MessageOut, SelectionIn
 
 router = Router(tags=["bulk"])
@@ -63,10 +65,18 @@ def start(request: HttpRequest, body: BulkIn) -> Status:
 
 @router.get(
     "/bulk/{operation_id}",
-    response={200: BulkOperationOut, 401: MessageOut, 404: MessageOut, 422: MessageOut},
+    response={
+        200: BulkOperationOut,
+        401: MessageOut,
+        403: MessageOut,
+        404: MessageOut,
+        422: MessageOut,
+    },
     summary="A bulk operation's progress and its result per saga",
 )
 def follow(request: HttpRequest, operation_id: int) -> dict:
+    if not can_read(_actor(request)):
+        raise PermissionDenied("this token may not read bulk operations (scope 'read')")
     operation = get_object_or_404(BulkOperation, id=operation_id)
     items = operation.items.order_by("id").values("saga_id", "outcome", "message")[:1000]
     return {**bulk.progress(operation), "items": list(items)}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.test import Client
 
 from sagas.models import BulkItem, BulkOperation, OperatorAction, SagaInstance
@@ -120,3 +122,9 @@ def test_the_bulk_api_previews_starts_and_reports_per_saga(settings):
     assert len(report["items"]) == 5 and {i["outcome"] for i in report["items"]} == {"applied"}
     needs_reason = client.post("/api/bulk", json.dumps(body), content_type="application/json")
     assert needs_reason.status_code == 400 and "reason" in needs_reason.json()["detail"]
+    # following an operation is reading: a token without the read scope is refused
+    out = StringIO()
+    call_command("create_api_token", "starter", "--scope", "start", stdout=out)
+    starter = Client(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    refused = starter.get(f"/api/bulk/{r.json()['id']}")
+    assert refused.status_code == 403 and "read" in refused.json()["detail"]
