@@ -38,6 +38,7 @@ from sagas.exceptions import (
 )
 from sagas.models import OperatorAction, SagaInstance
 from sagas.registry import registry
+from sagas.services.storable import text_problem
 from sagas.telemetry.spans import operator_span
 
 from .effects import Effect, describe
@@ -125,6 +126,9 @@ def perform(
     reason = (reason or "").strip()
     if spec.needs_reason and not reason:
         raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
+    problem = text_problem(reason)
+    if problem:  # a form or the API could send it; PostgreSQL text would refuse it with a 500
+        raise ReasonRequired(f"the reason {problem}; write it again as plain text")
     with transaction.atomic():
         try:
             row = SagaInstance.objects.select_for_update().get(id=saga_id)

@@ -137,6 +137,10 @@ def test_skip_needs_a_reason_and_finishes_the_compensation_by_hand():
     saga = failed_saga()
     with pytest.raises(ReasonRequired):
         perform(saga.id, "skip", actor=ROOT, version=saga.version, reason=" ")
+    # PostgreSQL text cannot hold NUL: refused with the reason, nothing recorded
+    with pytest.raises(ReasonRequired, match="NUL"):
+        perform(saga.id, "skip", actor=ROOT, version=saga.version, reason="by hand\x00")
+    assert not OperatorAction.objects.filter(saga=saga).exists()
     row, _ = perform(
         saga.id,
         "skip",
