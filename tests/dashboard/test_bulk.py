@@ -74,6 +74,19 @@ def test_the_list_counts_every_saga_the_filter_matches_not_only_the_page(staff_c
     assert embedded(response, "list-config")["bulk"] is True
 
 
+def test_past_count_shown_the_bulk_bar_says_more_and_the_preview_counts_exactly(
+    staff_client, monkeypatch
+):
+    monkeypatch.setattr("dashboard.views.sagas.COUNT_SHOWN", 2)  # stands in for 1,000
+    failed(3)
+    html = staff_client.get(reverse("saga-list"), {"status": "failed"}).content.decode()
+    assert re.search(r'<strong id="bulk-matching">2\+</strong> sagas that match', html)
+    preview = staff_client.post(
+        reverse("bulk-preview"), by_filter("retry", "status=failed"), **JSON
+    ).json()
+    assert preview["total"] == 3 and preview["applicable"] == 3
+
+
 def test_a_read_only_user_sees_no_bulk_controls(limited):
     client = limited()
     failed(1)
