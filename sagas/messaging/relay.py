@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 from django.db import DatabaseError, connections, transaction
 
@@ -58,7 +58,9 @@ class Relay:
         destinations = directory.http_participants()
         if not destinations:
             return 0
-        room = self.concurrency - len(self._in_flight)
+        # Up to a batch in flight, `concurrency` of them on the wire at once: claims stay
+        # large under a backlog, and a slow publish holds one thread, not the batch.
+        room = self.batch_size - len(self._in_flight)
         # Claim and lease in one short transaction; publish outside any transaction, so no
         # lock is held across the network (SQLite would stall every other writer).
         with transaction.atomic():
@@ -79,33 +81,38 @@ class Relay:
         return self._settle(self.patience)
 
     def _settle(self, timeout: float | None) -> int:
-        if not self._in_flight:
-            return 0
-        done, _ = wait(self._in_flight, timeout=timeout, return_when=ALL_COMPLETED)
+        """Record each publish as it returns (its mark overlaps the others' network time);
+        those still running after `timeout` stay in flight for a later tick."""
         down: set[str] = set()
         published = 0
-        for future in done:
-            message = self._in_flight.pop(future)
-            reply, error = future.result()
-            if message is None:  # a chaos copy: its reply may still be news
-                if reply is not None:
-                    outbox.enqueue_reply(reply)
-                continue
-            if error is not None:
-                if message.destination not in down:
-                    log.warning("relay: %s", error)
-                down.add(message.destination)
-                outbox.postpone(message, error)
-                self.failed += 1
-                continue
-            with transaction.atomic():
-                if reply is not None:
-                    outbox.enqueue_reply(reply)
-                outbox.mark_sent([message])
-            self._chaos.hold(message)
-            published += 1
+        try:
+            for future in as_completed(list(self._in_flight), timeout=timeout):
+                published += self._record(future, down)
+        except TimeoutError:
+            pass
         self.sent += published
         return published
+
+    def _record(self, future: Future, down: set[str]) -> int:
+        message = self._in_flight.pop(future)
+        reply, error = future.result()
+        if message is None:  # a chaos copy: its reply may still be news
+            if reply is not None:
+                outbox.enqueue_reply(reply)
+            return 0
+        if error is not None:
+            if message.destination not in down:
+                log.warning("relay: %s", error)
+            down.add(message.destination)
+            outbox.postpone(message, error)
+            self.failed += 1
+            return 0
+        with transaction.atomic():
+            if reply is not None:
+                outbox.enqueue_reply(reply)
+            outbox.mark_sent([message])
+        self._chaos.hold(message)
+        return 1
 
     def _publish(self, message: OutboxMessage) -> tuple[dict | None, str | None]:
         try:
