@@ -49,6 +49,9 @@ def machine_info() -> dict[str, object]:
         version = conn.execute("SHOW server_version").fetchone()[0]
         fsync = conn.execute("SHOW fsync").fetchone()[0]
         commit = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        # off on some CI servers; with it off, dead rows pile up and every update-heavy
+        # table slows down over a long run, so a reader of the figures must know
+        autovacuum = conn.execute("SHOW autovacuum").fetchone()[0]
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -56,6 +59,7 @@ def machine_info() -> dict[str, object]:
         "postgresql": version,
         "fsync": fsync,
         "synchronous_commit": commit,
+        "autovacuum": autovacuum,
         "python": sys.version.split()[0],
         "kernel": platform.release(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -66,7 +70,8 @@ def machine(info: dict[str, object] | None = None) -> str:
     m = info or machine_info()
     return (
         f"{m['cores']} cores ({m['cpu']}), PostgreSQL {m['postgresql']}, fsync={m['fsync']}, "
-        f"synchronous_commit={m['synchronous_commit']}, Python {m['python']}"
+        f"synchronous_commit={m['synchronous_commit']}, "
+        f"autovacuum={m['autovacuum']}, Python {m['python']}"
     )
 
 

@@ -80,15 +80,25 @@ def soak_section(f: dict, run: int) -> list[str]:
     """A soak run's minute-by-minute table and its verdict, as the soak printed them."""
     minutes = f["minutes"]
     procs = list(minutes[0]["rss_mb"])
+    vacuum = f["autovacuum"]
     lines = [
         f"Run {run}: order sagas at {f['rate']:g}/s, {f['workers']} workers, "
-        f"{f['transport']} transport; RSS in MB (the driver starts the sagas: it is shown, "
-        "not judged).",
+        f"{f['transport']} transport; PostgreSQL autovacuum {vacuum['during_run']} during the "
+        + (
+            f"run (turned on by the soak; the server has {vacuum['server']}). "
+            if vacuum["set_by_soak"]
+            else "run (the server's own setting). "
+        )
+        + "Dead rows: summed over the soak database's tables, with how many times they were "
+        "vacuumed. RSS in MB (the driver starts the sagas: it is shown, not judged).",
         "",
-        "| minute | started | finished | p50 ms | p95 ms | active | " + " | ".join(procs) + " |",
-        "|" + " ---: |" * (6 + len(procs)),
+        "| minute | started | finished | p50 ms | p95 ms | active | dead rows | vacuums | "
+        + " | ".join(procs)
+        + " |",
+        "|" + " ---: |" * (8 + len(procs)),
     ]
     for m in minutes:
+        tables = m["tables"].values()
         cells = [
             str(m["minute"]),
             str(m["started"]),
@@ -96,6 +106,8 @@ def soak_section(f: dict, run: int) -> list[str]:
             _cell(m["p50_ms"]),
             _cell(m["p95_ms"]),
             str(m["active"]),
+            f"{sum(t['dead'] for t in tables)} of {sum(t['dead'] + t['live'] for t in tables)}",
+            str(sum(t["vacuums"] for t in tables)),
             *(_cell(m["rss_mb"][p], 1) for p in procs),
         ]
         lines.append("| " + " | ".join(cells) + " |")

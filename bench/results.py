@@ -160,7 +160,8 @@ def machine_section(info: dict, commit: str, load: str, began_at: str, ended_at:
         f"- CPU: {info['cpu']}, {info['cores']} cores; RAM {info['ram_gb']} GB; "
         f"kernel {info['kernel']}",
         f"- PostgreSQL {info['postgresql']} (fsync={info['fsync']}, "
-        f"synchronous_commit={info['synchronous_commit']}), on the same machine",
+        f"synchronous_commit={info['synchronous_commit']}, "
+        f"autovacuum={info['autovacuum']}), on the same machine",
         f"- Python {info['python']}",
         f"- load average before the run (1, 5, 15 min): {load}",
         f"- code: commit {commit}",

@@ -17,6 +17,15 @@ verdict computed from those lines, with the tolerances it used: RSS growth from 
 minute to the last per process, and the last minute's p95 against the second's (the first
 includes the warm-up; against the first when the run is shorter than three minutes).
 
+PostgreSQL's autovacuum is on for the run, as on any production server: a soak measures
+the system as it would run for days, and with autovacuum off the dead rows of every
+update-heavy table (sagas, outbox, inboxes) pile up and slow every query that walks them.
+Where the server has it off (some CI servers do), the soak turns it on with ALTER SYSTEM
+for the run and puts the server's own setting back afterwards; `--autovacuum server`
+leaves the server as it is. Each minute's line also gives the dead and live rows of the
+soak database's tables and how many times they were vacuumed, so a drift can be told
+apart from a table that was never vacuumed.
+
 Uses the database `sagascope_soak_bench` (dropped and created). Every figure printed is
 measured in this run.
 """
@@ -29,11 +38,16 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    ADMIN_URL,
     log,
     machine,
     machine_info,
@@ -84,6 +98,66 @@ def finished_between(since, until) -> dict[str, object]:
     }
 
 
+@contextmanager
+def autovacuum(mode: str) -> Iterator[dict[str, object]]:
+    """Autovacuum as `mode` asks for the run; the server's own setting is back afterwards."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        setting, sourcefile = conn.execute(
+            "SELECT setting, sourcefile FROM pg_settings WHERE name = 'autovacuum'"
+        ).fetchone()
+        state: dict[str, object] = {"server": setting, "during_run": setting, "set_by_soak": False}
+        if mode == "server" or setting == "on":
+            yield state
+            return
+        # an earlier ALTER SYSTEM value is put back as it was, otherwise the entry is removed
+        altered = (sourcefile or "").endswith("postgresql.auto.conf")
+        conn.execute("ALTER SYSTEM SET autovacuum = on")
+        conn.execute("SELECT pg_reload_conf()")
+        try:
+            state.update(during_run=wait_for_autovacuum(conn), set_by_soak=True)
+            yield state
+        finally:
+            if altered:
+                conn.execute(f"ALTER SYSTEM SET autovacuum = {setting}")
+            else:
+                conn.execute("ALTER SYSTEM RESET autovacuum")
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def wait_for_autovacuum(conn: psycopg.Connection, seconds: float = 10.0) -> str:
+    """'on' once the postmaster has started the launcher after the reload, else what is seen."""
+    deadline = time.monotonic() + seconds
+    while True:
+        launcher = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher'"
+        ).fetchone()[0]
+        if launcher or time.monotonic() > deadline:
+            return "on" if launcher else "on, but no launcher running"
+        time.sleep(0.2)
+
+
+def autovacuum_text(vacuum: dict[str, object]) -> str:
+    if vacuum["set_by_soak"]:
+        server = vacuum["server"]
+        return f"{vacuum['during_run']} during the run (set by the soak; the server has {server})"
+    return f"{vacuum['during_run']} during the run (the server's own setting)"
+
+
+def table_health() -> dict[str, dict[str, int]]:
+    """Live and dead rows and vacuum counts of every table the soak's stack writes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, n_live_tup, n_dead_tup, autovacuum_count + vacuum_count "
+            "FROM pg_stat_user_tables WHERE n_live_tup + n_dead_tup > 0 ORDER BY relname"
+        )
+        return {
+            name: {"live": live, "dead": dead, "vacuums": vacuums}
+            for name, live, dead, vacuums in cursor.fetchall()
+        }
+
+
 def soak(args: argparse.Namespace, url: str) -> list[dict[str, object]]:
     from sagas.engine.claim import database_now
     from sagas.services.start import start_saga
@@ -110,6 +184,7 @@ def soak(args: argparse.Namespace, url: str) -> list[dict[str, object]]:
                 **finished_between(since, until),
                 "active": active(),
                 "rss_mb": {name: rss_mb(pid) for name, pid in pids.items()},
+                "tables": table_health(),
             }
             since = until
             rows.append(row)
@@ -121,14 +196,21 @@ def ms(value: float | None) -> str:
     return "   n/a" if value is None or value != value else f"{value:6.0f}"
 
 
+def dead_rows(tables: dict[str, dict[str, int]]) -> tuple[int, int, int]:
+    """Dead rows, live rows and vacuums, summed over the tables."""
+    return tuple(sum(t[key] for t in tables.values()) for key in ("dead", "live", "vacuums"))
+
+
 def line(row: dict[str, object]) -> str:
     rss = ", ".join(
         f"{name} {'gone' if mb is None else f'{mb:.0f}'}" for name, mb in row["rss_mb"].items()
     )
+    dead, live, vacuums = dead_rows(row["tables"])
     return (
         f"minute {row['minute']:>3}: started {row['started']:>5}, finished {row['finished']:>5}"
         f" ({row['compensated']} compensated), p50 {ms(row['p50_ms'])} ms, "
-        f"p95 {ms(row['p95_ms'])} ms, active {row['active']:>4}; RSS MB: {rss}"
+        f"p95 {ms(row['p95_ms'])} ms, active {row['active']:>4}; "
+        f"dead rows {dead} of {dead + live} ({vacuums} vacuums); RSS MB: {rss}"
     )
 
 
@@ -184,6 +266,13 @@ def main() -> None:
     parser.add_argument("--rss-slack-mb", type=float, default=5.0, metavar="MB")
     parser.add_argument("--latency-tolerance", type=float, default=50.0, metavar="PERCENT")
     parser.add_argument("--latency-slack-ms", type=float, default=25.0, metavar="MS")
+    parser.add_argument(
+        "--autovacuum",
+        choices=("on", "server"),
+        default="on",
+        help="on (default): turned on for the run if the server has it off; "
+        "server: left as the server has it",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
     if args.minutes < 2:
@@ -196,7 +285,9 @@ def main() -> None:
         f"soak: order sagas at {args.rate:g}/s for {args.minutes} min, {args.workers} workers, "
         f"one process per participant, {args.transport} transport"
     )
-    rows = soak(args, url)
+    with autovacuum(args.autovacuum) as vacuum:
+        log(f"autovacuum: {autovacuum_text(vacuum)}")
+        rows = soak(args, url)
     result = verdict(rows, args)
     tolerances = {
         "rss": f"+{args.rss_tolerance:g}% or +{args.rss_slack_mb:g} MB, whichever is larger",
@@ -230,6 +321,7 @@ def main() -> None:
             "rate": args.rate,
             "workers": args.workers,
             "transport": args.transport,
+            "autovacuum": vacuum,
             "minutes": rows,
             "tolerances": tolerances,
             "verdict": result,
