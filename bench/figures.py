@@ -90,12 +90,12 @@ def soak_section(f: dict, run: int) -> list[str]:
             else "run (the server's own setting). "
         )
         + "Dead rows: summed over the soak database's tables, with how many times they were "
-        "vacuumed. RSS in MB (the driver starts the sagas: it is shown, not judged).",
+        "vacuumed. CPU: the machine's busy and stolen (by the hypervisor) share. "
+        "RSS in MB (the driver starts the sagas: it is shown, not judged).",
         "",
-        "| minute | started | finished | p50 ms | p95 ms | active | dead rows | vacuums | "
-        + " | ".join(procs)
-        + " |",
-        "|" + " ---: |" * (8 + len(procs)),
+        "| minute | started | finished | p50 ms | p95 ms | active | dead rows | vacuums "
+        "| CPU busy | CPU steal | " + " | ".join(procs) + " |",
+        "|" + " ---: |" * (10 + len(procs)),
     ]
     for m in minutes:
         tables = m["tables"].values()
@@ -108,6 +108,8 @@ def soak_section(f: dict, run: int) -> list[str]:
             str(m["active"]),
             f"{sum(t['dead'] for t in tables)} of {sum(t['dead'] + t['live'] for t in tables)}",
             str(sum(t["vacuums"] for t in tables)),
+            f"{m['cpu']['busy_pct']:.0f}%",
+            f"{m['cpu']['steal_pct']:.1f}%",
             *(_cell(m["rss_mb"][p], 1) for p in procs),
         ]
         lines.append("| " + " | ".join(cells) + " |")

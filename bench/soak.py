@@ -23,8 +23,9 @@ update-heavy table (sagas, outbox, inboxes) pile up and slow every query that wa
 Where the server has it off (some CI servers do), the soak turns it on with ALTER SYSTEM
 for the run and puts the server's own setting back afterwards; `--autovacuum server`
 leaves the server as it is. Each minute's line also gives the dead and live rows of the
-soak database's tables and how many times they were vacuumed, so a drift can be told
-apart from a table that was never vacuumed.
+soak database's tables and how many times they were vacuumed, and the machine's CPU:
+busy and stolen (by the hypervisor, for another guest), so a drift can be told apart
+from a table that was never vacuumed or from a neighbour's load.
 
 Uses the database `sagascope_soak_bench` (dropped and created). Every figure printed is
 measured in this run.
@@ -40,11 +41,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     ADMIN_URL,
@@ -143,6 +145,25 @@ def autovacuum_text(vacuum: dict[str, object]) -> str:
     return f"{vacuum['during_run']} during the run (the server's own setting)"
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time so far, by kind, from /proc/stat's first line."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def cpu_share(before: list[int], after: list[int]) -> dict[str, float]:
+    """Busy and stolen share of the machine's CPU time between two readings, in percent.
+
+    Steal is time the hypervisor gave another guest: on a shared VM a neighbour's load shows
+    up there, and a latency drift with it is not the soak's own.
+    """
+    user, nice, system, idle, iowait, irq, softirq, steal = (
+        a - b for a, b in zip(after, before, strict=True)
+    )
+    total = max(1, user + nice + system + idle + iowait + irq + softirq + steal)
+    busy = user + nice + system + irq + softirq
+    return {"busy_pct": 100 * busy / total, "steal_pct": 100 * steal / total}
+
+
 def table_health() -> dict[str, dict[str, int]]:
     """Live and dead rows and vacuum counts of every table the soak's stack writes."""
     from django.db import connection
@@ -167,6 +188,7 @@ def soak(args: argparse.Namespace, url: str) -> list[dict[str, object]]:
     with Stack(url, args.transport, args.workers) as stack:
         pids = {label(p): p.pid for p in stack.procs} | {DRIVER: os.getpid()}
         began, since, started = time.time(), database_now(), 0
+        ticks = cpu_ticks()
         for minute in range(1, args.minutes + 1):
             end, before = began + 60 * minute, started
             # the schedule is absolute, so a slow start or report is caught up, not drifted
@@ -177,7 +199,7 @@ def soak(args: argparse.Namespace, url: str) -> list[dict[str, object]]:
                 started += 1
             if end > time.time():
                 time.sleep(end - time.time())
-            until = database_now()
+            until, ticks_before, ticks = database_now(), ticks, cpu_ticks()
             row = {
                 "minute": minute,
                 "started": started - before,
@@ -185,6 +207,7 @@ def soak(args: argparse.Namespace, url: str) -> list[dict[str, object]]:
                 "active": active(),
                 "rss_mb": {name: rss_mb(pid) for name, pid in pids.items()},
                 "tables": table_health(),
+                "cpu": cpu_share(ticks_before, ticks),
             }
             since = until
             rows.append(row)
@@ -210,7 +233,9 @@ def line(row: dict[str, object]) -> str:
         f"minute {row['minute']:>3}: started {row['started']:>5}, finished {row['finished']:>5}"
         f" ({row['compensated']} compensated), p50 {ms(row['p50_ms'])} ms, "
         f"p95 {ms(row['p95_ms'])} ms, active {row['active']:>4}; "
-        f"dead rows {dead} of {dead + live} ({vacuums} vacuums); RSS MB: {rss}"
+        f"dead rows {dead} of {dead + live} ({vacuums} vacuums); "
+        f"CPU busy {row['cpu']['busy_pct']:.0f}%, steal {row['cpu']['steal_pct']:.1f}%; "
+        f"RSS MB: {rss}"
     )
 
 
