@@ -49,8 +49,8 @@ def machine_info() -> dict[str, object]:
         version = conn.execute("SHOW server_version").fetchone()[0]
         fsync = conn.execute("SHOW fsync").fetchone()[0]
         commit = conn.execute("SHOW synchronous_commit").fetchone()[0]
-        # off on some CI servers; with it off, dead rows pile up and every update-heavy
-        # table slows down over a long run, so a reader of the figures must know
+        # off on some CI servers, where dead rows of the update-heavy tables are never
+        # reclaimed: a reader of long-run figures must know which server they came from
         autovacuum = conn.execute("SHOW autovacuum").fetchone()[0]
     return {
         "cpu": cpu,

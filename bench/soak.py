@@ -19,7 +19,8 @@ includes the warm-up; against the first when the run is shorter than three minut
 
 PostgreSQL's autovacuum is on for the run, as on any production server: a soak measures
 the system as it would run for days, and with autovacuum off the dead rows of every
-update-heavy table (sagas, outbox, inboxes) pile up and slow every query that walks them.
+update-heavy table (sagas, outbox, inboxes) are never reclaimed, a state no production
+server runs in for long.
 Where the server has it off (some CI servers do), the soak turns it on with ALTER SYSTEM
 for the run and puts the server's own setting back afterwards; `--autovacuum server`
 leaves the server as it is. Each minute's line also gives the dead and live rows of the
