@@ -76,20 +76,22 @@ def _cell(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def autovacuum_text(vacuum: dict) -> str:
+    """How autovacuum stood during a soak, as its log line and RESULTS.md both say it."""
+    if vacuum["set_by_soak"]:
+        server = vacuum["server"]
+        return f"{vacuum['during_run']} during the run (set by the soak; the server has {server})"
+    return f"{vacuum['during_run']} during the run (the server's own setting)"
+
+
 def soak_section(f: dict, run: int) -> list[str]:
     """A soak run's minute-by-minute table and its verdict, as the soak printed them."""
     minutes = f["minutes"]
     procs = list(minutes[0]["rss_mb"])
-    vacuum = f["autovacuum"]
     lines = [
         f"Run {run}: order sagas at {f['rate']:g}/s, {f['workers']} workers, "
-        f"{f['transport']} transport; PostgreSQL autovacuum {vacuum['during_run']} during the "
-        + (
-            f"run (turned on by the soak; the server has {vacuum['server']}). "
-            if vacuum["set_by_soak"]
-            else "run (the server's own setting). "
-        )
-        + "Dead rows: summed over the soak database's tables, with how many times they were "
+        f"{f['transport']} transport; PostgreSQL autovacuum {autovacuum_text(f['autovacuum'])}. "
+        "Dead rows: summed over the soak database's tables, with how many times they were "
         "vacuumed. CPU: the machine's busy and stolen (by the hypervisor) share. "
         "RSS in MB (the driver starts the sagas: it is shown, not judged).",
         "",

@@ -59,6 +59,7 @@ from bench.common import (  # noqa: E402
     rss_mb,
     write_json,
 )
+from bench.figures import autovacuum_text  # noqa: E402
 from bench.messaging import Stack, active, reset, setup  # noqa: E402
 
 DRIVER = "driver"
@@ -137,13 +138,6 @@ def wait_for_autovacuum(conn: psycopg.Connection, seconds: float = 10.0) -> str:
         if launcher or time.monotonic() > deadline:
             return "on" if launcher else "on, but no launcher running"
         time.sleep(0.2)
-
-
-def autovacuum_text(vacuum: dict[str, object]) -> str:
-    if vacuum["set_by_soak"]:
-        server = vacuum["server"]
-        return f"{vacuum['during_run']} during the run (set by the soak; the server has {server})"
-    return f"{vacuum['during_run']} during the run (the server's own setting)"
 
 
 def cpu_ticks() -> list[int]:
