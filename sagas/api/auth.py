@@ -21,7 +21,9 @@ class TokenAuth(HttpBearer):
         if found is None:
             return None
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
-        return Actor(name=f"token:{found.name}", scopes=frozenset(found.scopes))
+        return Actor(
+            name=f"token:{found.name}", scopes=frozenset(found.scopes), token_id=found.pk
+        )
 
 
 class StaffSessionAuth(APIKeyCookie):

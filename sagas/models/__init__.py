@@ -3,6 +3,7 @@
 from sagas.models.attempts import StepExecution
 from sagas.models.audit import OperatorAction
 from sagas.models.bulk import BulkItem, BulkOperation
+from sagas.models.circuits import CircuitBreaker
 from sagas.models.events import SagaEvent
 from sagas.models.instance import SagaInstance
 from sagas.models.messaging import OutboxMessage, ProcessedMessage
@@ -12,6 +13,7 @@ __all__ = [
     "ApiToken",
     "BulkItem",
     "BulkOperation",
+    "CircuitBreaker",
     "OperatorAction",
     "OutboxMessage",
     "ProcessedMessage",

@@ -20,6 +20,11 @@ class BulkOperation(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Who started it: a user or an API token. If that one is deleted (or the token revoked)
+    # before the workers finish, the remaining items fail instead of running with no owner.
+    token = models.ForeignKey(
+        "sagas.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor = models.CharField(max_length=150)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
     total = models.PositiveIntegerField(default=0)

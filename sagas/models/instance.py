@@ -49,8 +49,13 @@ class SagaInstance(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     lease_epoch = models.BigIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
+    # A timed-out local attempt's thread may still be running (a thread cannot be killed):
+    # no worker claims the saga before this time, which the worker running that thread
+    # extends while it lives and clears when it ends.
+    busy_until = models.DateTimeField(null=True, blank=True)
 
-    # NULL for sagas started without a key, so the unique constraint ignores them.
+    # NULL for sagas started without a key, so the unique constraint ignores them. A key is
+    # scoped to the client that sent it (`created_by`), as Stripe scopes keys per account.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     request_hash = models.CharField(max_length=64, blank=True, default="")
     created_by = models.CharField(max_length=150, blank=True, default="")
@@ -68,9 +73,9 @@ class SagaInstance(models.Model):
             ),
             models.CheckConstraint(condition=Q(phase__in=Phase.values), name="saga_phase_valid"),
             models.UniqueConstraint(
-                fields=["idempotency_key"],
+                fields=["created_by", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
-                name="saga_idempotency_key_unique",
+                name="saga_idempotency_key_per_client",
             ),
         ]
         indexes = [
@@ -96,6 +101,7 @@ class SagaInstance(models.Model):
             ("start_saga", "Can start a saga"),
             ("edit_saga_input", "Can edit a saga's input and retry it"),
             ("bulk_operate", "Can run an action on many sagas at once"),
+            ("view_traceback", "Can see step tracebacks (they name server paths)"),
         ]
 
     def __str__(self) -> str:

@@ -43,6 +43,9 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    # A reply's authenticated sender: the participant whose signature it bore (HTTP) or
+    # that claimed the command (database). Only that participant may answer the attempt.
+    sender = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         verbose_name = "outbox message"

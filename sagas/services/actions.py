@@ -103,6 +103,7 @@ class Actor:
     name: str
     user: Any = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    token_id: int | None = None  # the API token it authenticated with, if any
 
     def may(self, permission: str) -> bool:
         if self.user is not None:
