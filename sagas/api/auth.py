@@ -21,9 +21,7 @@ class TokenAuth(HttpBearer):
         if found is None:
             return None
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
-        return Actor(
-            name=f"token:{found.name}", scopes=frozenset(found.scopes), token_id=found.pk
-        )
+        return Actor(name=f"token:{found.name}", scopes=frozenset(found.scopes), token_id=found.pk)
 
 
 class StaffSessionAuth(APIKeyCookie):
