@@ -1,4 +1,5 @@
-"""The outbox page's figures: messages not yet sent, per destination, and the oldest age."""
+"""The outbox page's figures: messages not yet sent, per destination, and the oldest age;
+the latest dead letters with their reasons; the relay's circuit per destination."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 from django.db.models import Count, Min
 
 from sagas.engine.claim import database_now
+from sagas.messaging import circuits
 from sagas.models import OutboxMessage
 
 from . import payloads
 
 LISTED = 100
+DEAD_LISTED = 20
 
 
 def compute(now: datetime | None = None) -> dict[str, Any]:
@@ -40,6 +43,14 @@ def compute(now: datetime | None = None) -> dict[str, Any]:
         "messages": [
             payloads.outbox_message(m) for m in pending.order_by("created_at", "id")[:LISTED]
         ],
+        # Newest first: a poison message or a refused answer shows here with its reason.
+        "dead_letters": [
+            {**payloads.outbox_message(m), "sender": m.sender}
+            for m in OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).order_by("-id")[
+                :DEAD_LISTED
+            ]
+        ],
+        "circuits": circuits.describe_all(now),
     }
 
 

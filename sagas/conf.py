@@ -20,6 +20,12 @@ def batch_size() -> int:
     return int(getattr(settings, "SAGASCOPE_BATCH_SIZE", 50))
 
 
+def abandon_after() -> float:
+    """How long a worker keeps a saga from running again while the thread of its timed-out
+    local attempt still runs; past that it logs an error and lets the saga go on."""
+    return float(getattr(settings, "SAGASCOPE_ABANDON_AFTER", 300.0))
+
+
 def max_input_bytes() -> int:
     """The largest saga input accepted, as JSON."""
     return int(getattr(settings, "SAGASCOPE_MAX_INPUT_BYTES", 64 * 1024))
@@ -31,3 +37,31 @@ def trace_url(trace_id: str) -> str | None:
         return None
     base = getattr(settings, "JAEGER_UI_URL", "http://localhost:16686").rstrip("/")
     return f"{base}/trace/{trace_id}"
+
+
+def relay_visibility() -> float:
+    """How long a command stays leased to the relay publishing it, renewed while the publish
+    runs: shorter than a step's timeout, so a relay that dies mid-publish holds its
+    commands for seconds, and a retry is not stuck behind them."""
+    return float(getattr(settings, "SAGASCOPE_RELAY_VISIBILITY", 3.0))
+
+
+def relay_timeout() -> float:
+    """How long the relay waits for a participant's answer; past it, the command counts as
+    maybe delivered (it is not sent again as if it never arrived)."""
+    return float(getattr(settings, "SAGASCOPE_RELAY_TIMEOUT", 10.0))
+
+
+def circuit_failures() -> int:
+    """Deliveries to one destination that fail in a row before its circuit opens."""
+    return int(getattr(settings, "SAGASCOPE_CIRCUIT_FAILURES", 5))
+
+
+def circuit_cooldown() -> float:
+    """Seconds an opened circuit waits before its first probe."""
+    return float(getattr(settings, "SAGASCOPE_CIRCUIT_COOLDOWN", 1.0))
+
+
+def circuit_max_cooldown() -> float:
+    """Each failed probe doubles the wait, up to this many seconds."""
+    return float(getattr(settings, "SAGASCOPE_CIRCUIT_MAX_COOLDOWN", 10.0))

@@ -96,6 +96,11 @@ class Step:
     `timeout` (30 s by default). A compensation is a callable or a command likewise.
     `atomic=True` runs a local action inside the transaction that records its result, so a
     step whose work is only writes to this database happens exactly once.
+
+    A local action with a `timeout` runs on a thread, which Python cannot stop: after its
+    timeout it may still finish and land its effect. Its saga is therefore not run again
+    (retry, compensation, an operator's action) until that thread ends, for up to
+    SAGASCOPE_ABANDON_AFTER seconds (300); past that the worker logs an error and goes on.
     """
 
     name: str

@@ -42,6 +42,8 @@ def messages_for(events: Sequence[SagaEvent]) -> list[Message]:
     committed_at = time.time()  # on_commit runs right after COMMIT: the push latency's origin
     latest: dict[str, int] = {}
     for event in events:
+        if event.saga_id is None:
+            continue  # a reply for no known saga: nobody watches it, and it is no saga id
         saga_id = str(event.saga_id)
         latest[saga_id] = max(latest.get(saga_id, 0), event.id or 0)
     if not latest:

@@ -143,8 +143,10 @@ class OutboxConsumer(LiveConsumer):
     async def push(self, always: bool = False) -> None:
         data = await database_sync_to_async(outbox_figures.compute)()
         # Ages grow every second; compare what changed apart from them.
+        circuits = [(c["destination"], c["state"], c["failures"]) for c in data["circuits"]]
         key = json.dumps(
-            [data["pending"], data["dead"], [m["id"] for m in data["messages"]]], default=str
+            [data["pending"], data["dead"], [m["id"] for m in data["messages"]], circuits],
+            default=str,
         )
         if always or key != self.sent:
             self.sent = key

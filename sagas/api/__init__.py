@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 from . import errors
 from .auth import StaffSessionAuth, TokenAuth
 from .bulk import router as bulk_router
+from .circuits import router as circuits_router
 from .parser import StrictJsonParser
 from .replies import router as replies_router
 from .routes import router
@@ -23,4 +24,5 @@ api = NinjaAPI(
 api.add_router("/", router)
 api.add_router("/", replies_router)
 api.add_router("/", bulk_router)
+api.add_router("/", circuits_router)
 errors.install(api)

@@ -1,8 +1,10 @@
 """POST /api/replies: where HTTP participants send replies they did not give at once.
 
 Authenticated by the participant's HMAC signature, not by a token: a forged reply gets
-401, a replayed one (outside the time window, or a message id seen before) 409, and
-neither changes anything. An accepted reply is queued; a worker applies it.
+401, a replayed one (outside the time window, or a message id seen before) 409, one that
+fails the reply schema 400, and none of them changes anything. An accepted reply is
+queued with its signer as the sender; a worker applies it only to an attempt whose command
+went to that participant.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import json
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from sagas.messaging import directory, outbox, signing
-from sagas.messaging.envelope import MATCH_HEADERS, MalformedMessage, require
+from sagas.messaging import directory, outbox, schema, signing
+from sagas.messaging.envelope import MalformedMessage
 
 from .schemas import MessageOut
 
@@ -48,13 +50,12 @@ def receive_reply(request: HttpRequest) -> Status:
         return Status(409, {"detail": f"reply refused as a replay: {exc}"})
     try:
         envelope = json.loads(request.body)
-        headers = require(envelope.get("headers"), ("message_id", *MATCH_HEADERS, "command"))
-        if not isinstance(envelope.get("body"), dict):
-            raise MalformedMessage("body must be a JSON object")
-    except (ValueError, AttributeError, MalformedMessage) as exc:
+        reply = schema.parse(envelope)
+    except (ValueError, RecursionError, MalformedMessage) as exc:
         return Status(400, {"detail": f"malformed reply: {exc}"})
-    if str(headers["command"]).partition(".")[0] != participant:
+    command = envelope["headers"].get("command")
+    if command is not None and str(command).partition(".")[0] != participant:
         return Status(401, {"detail": f"{participant} may only answer its own commands"})
-    if not outbox.enqueue_reply(envelope):
-        return Status(409, {"detail": f"reply {headers['message_id']} was already received"})
+    if not outbox.enqueue_reply(envelope, sender=participant):
+        return Status(409, {"detail": f"reply {reply.message_id} was already received"})
     return Status(202, {"detail": "reply accepted"})

@@ -3,7 +3,8 @@
 The claim is `SELECT ... FOR UPDATE SKIP LOCKED` inside a CTE feeding an `UPDATE ...
 RETURNING` on PostgreSQL (procrastinate's shape); SQLite serialises writers, so a plain
 `UPDATE ... RETURNING` over a sub-select is as safe there. Lease times use the database's
-clock. Every claim bumps `lease_epoch`; a writer whose epoch is no longer the row's writes
+clock. A saga whose timed-out local attempt may still be running (`busy_until`) waits.
+Every claim bumps `lease_epoch`; a writer whose epoch is no longer the row's writes
 nothing (see `lock_fenced`).
 """
 
@@ -26,6 +27,7 @@ WITH due AS (
     SELECT id FROM sagas_sagainstance
      WHERE status IN ({_ACTIVE}) AND next_run_at <= now()
        AND (lease_expires_at IS NULL OR lease_expires_at <= now())
+       AND (busy_until IS NULL OR busy_until <= now())
      ORDER BY next_run_at
      LIMIT %s
      FOR UPDATE SKIP LOCKED
@@ -46,6 +48,7 @@ UPDATE sagas_sagainstance
         SELECT id FROM sagas_sagainstance
          WHERE status IN ({_ACTIVE}) AND next_run_at <= %s
            AND (lease_expires_at IS NULL OR lease_expires_at <= %s)
+           AND (busy_until IS NULL OR busy_until <= %s)
          ORDER BY next_run_at
          LIMIT %s)
    AND status IN ({_ACTIVE})
@@ -65,7 +68,7 @@ def claim(owner: str, limit: int, lease_seconds: float) -> dict[uuid.UUID, int]:
             now = timezone.now()
             expires = ops.adapt_datetimefield_value(now + timedelta(seconds=lease_seconds))
             at = ops.adapt_datetimefield_value(now)
-            cursor.execute(_CLAIM_SQLITE, [owner, expires, at, at, limit])
+            cursor.execute(_CLAIM_SQLITE, [owner, expires, at, at, at, limit])
         rows = cursor.fetchall()
     return {_as_uuid(saga_id): epoch for saga_id, epoch in rows}
 

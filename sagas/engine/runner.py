@@ -21,6 +21,7 @@ from django.db import connections, transaction
 from opentelemetry import context as otel_context
 
 from sagas.definition import Saga, Step, StepContext
+from sagas.services.storable import json_problem
 from sagas.telemetry.propagation import context_for
 
 from .state import ErrorInfo
@@ -53,7 +54,7 @@ def call(job: Job) -> Outcome:
     token = otel_context.attach(context_for(*job.trace)) if all(job.trace) else None
     try:
         result = fn(job.context)
-        json.dumps(result)  # results are stored as JSON; refuse what cannot be
+        _check_storable(result)
     except Exception as exc:
         business = job.step.is_business_error(exc, tuple(job.saga.business_errors))
         trace = "" if business else traceback.format_exc(limit=20)[-8000:]
@@ -62,6 +63,22 @@ def call(job: Job) -> Outcome:
         if token is not None:
             otel_context.detach(token)
     return Outcome("succeeded", time.time(), result=result)
+
+
+class UnstorableResult(TypeError):
+    """The step returned what cannot be stored as JSON; return plain JSON values."""
+
+
+def _check_storable(result: Any) -> None:
+    # Results are stored as JSON: refuse here what the database would refuse at commit,
+    # where it would fail the whole batch instead of this one attempt.
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise UnstorableResult(f"the step's result is not JSON: {exc}") from None
+    problem = json_problem(result, "result")
+    if problem:
+        raise UnstorableResult(f"the step's result cannot be stored: {problem}")
 
 
 def call_atomic(job: Job) -> Outcome:

@@ -108,6 +108,16 @@ class TimedOut:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """The attempt's command timed out undelivered while its destination's circuit is open:
+    it did not happen, and it costs no retry; the next attempt starts at `until`."""
+
+    now: datetime
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class Lost:
     """The attempt's worker vanished (its lease expired) before recording an outcome."""
 
@@ -118,6 +128,15 @@ class Lost:
 
 @dataclass(frozen=True)
 class DefinitionChanged:
+    now: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The worker could not record the saga's next transition (its step's code or data
+    broke the write): the saga stops for an operator instead of stalling its batch."""
+
     now: datetime
     reason: str
 

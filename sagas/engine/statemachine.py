@@ -24,8 +24,10 @@ from sagas.statuses import ACTIVE_STATUSES, AttemptStatus, EventType, Phase, Sag
 from .state import (
     AddAttempt,
     Begin,
+    Broken,
     CancelSaga,
     CompensateSaga,
+    Deferred,
     DefinitionChanged,
     Effect,
     ErrorInfo,
@@ -153,6 +155,29 @@ def _timed_out(d: type[Saga], s: SagaState, e: TimedOut) -> Transition:
     return _after_failure(d, s, effects, EventType.STEP_TIMED_OUT, payload, e.now, e.rand, False)
 
 
+def _deferred(d: type[Saga], s: SagaState, e: Deferred) -> Transition:
+    _require_in_flight(s)
+    error = ErrorInfo(TIMEOUT_ERROR, f"attempt {s.attempt} of '{s.step_name}' held: {e.reason}")
+    effects: list[Effect] = [
+        FinishAttempt(s.step, s.phase, s.attempt, AttemptStatus.TIMED_OUT, e.now, error=error),
+        _record(
+            s,
+            EventType.STEP_TIMED_OUT,
+            s.attempt,
+            {
+                "error": error.as_dict(),
+                "idempotency_key": s.key,
+                "delivered": False,
+                "held": True,
+                "retry_at": e.until.isoformat(),
+            },
+        ),
+    ]
+    # Not delivered, so it did not happen; and not the step's fault, so no failure counts.
+    s = replace(s, in_flight=False, next_run_at=max(e.until, e.now), version=s.version + 1)
+    return Transition(s, tuple(effects))
+
+
 def _lost(d: type[Saga], s: SagaState, e: Lost) -> Transition:
     _require_in_flight(s)
     error = ErrorInfo(LOST_ERROR, "the worker running this attempt stopped before it finished")
@@ -172,14 +197,28 @@ def _lost(d: type[Saga], s: SagaState, e: Lost) -> Transition:
 
 
 def _definition_changed(d: type[Saga], s: SagaState, e: DefinitionChanged) -> Transition:
+    why = "the saga's definition changed while this attempt ran"
+    return _stop(s, e.now, why, f"definition changed: {e.reason}", maybe_done=False)
+
+
+def _broken(d: type[Saga], s: SagaState, e: Broken) -> Transition:
+    why = "the worker could not record this attempt's outcome"
+    reason = f"the worker could not record the saga's next step: {e.reason}"
+    # The attempt may have taken effect before its outcome was lost.
+    return _stop(s, e.now, why, reason, maybe_done=s.phase == Phase.FORWARD)
+
+
+def _stop(s: SagaState, now: Any, attempt_error: str, reason: str, maybe_done: bool) -> Transition:
+    """Fail the saga for an operator, closing the attempt in flight, if any."""
     effects: list[Effect] = []
     if s.in_flight:
-        error = ErrorInfo(LOST_ERROR, "the saga's definition changed while this attempt ran")
+        error = ErrorInfo(LOST_ERROR, attempt_error)
         effects.append(
-            FinishAttempt(s.step, s.phase, s.attempt, AttemptStatus.FAILED, e.now, error=error)
+            FinishAttempt(s.step, s.phase, s.attempt, AttemptStatus.FAILED, now, error=error)
         )
+        s = replace(s, possibly_done=s.possibly_done or maybe_done)
     s = replace(s, in_flight=False, version=s.version + 1)
-    return _fail(s, effects, f"definition changed: {e.reason}")
+    return _fail(s, effects, reason)
 
 
 # Operator commands
@@ -419,8 +458,10 @@ _HANDLERS: dict[type, Callable[..., Transition]] = {
     Succeeded: _succeeded,
     Failed: _failed,
     TimedOut: _timed_out,
+    Deferred: _deferred,
     Lost: _lost,
     DefinitionChanged: _definition_changed,
+    Broken: _broken,
     RetryStep: _retry,
     ResumeStep: _resume,
     CompensateSaga: _compensate,

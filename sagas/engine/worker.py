@@ -7,6 +7,12 @@ then the attempts run outside any transaction and their outcomes wait for the ne
 A saga stays with its worker while it makes progress and is released when it waits
 (backoff) or ends. A worker killed at any instant loses nothing: its leases expire and
 another worker's claim recovers each saga from its last commit.
+
+One saga never stops the others: a batch whose commit fails is committed again saga by
+saga, and a saga that fails alone is stopped for an operator with the reason; a tick's
+unexpected error is logged and the loop goes on. A timed-out local attempt's thread
+cannot be killed, so its saga is not run again (retry or compensation) until the thread
+ends or this worker dies: `busy_until`, renewed while the thread lives.
 """
 
 from __future__ import annotations
@@ -31,18 +37,29 @@ from django.db.models.functions import Coalesce, Greatest, Now
 from sagas import conf
 from sagas.definition import Saga, StepContext
 from sagas.exceptions import ActionNotAllowed
-from sagas.messaging import outbox, replies
+from sagas.messaging import circuits, outbox, replies
 from sagas.models import SagaInstance, StepExecution
 from sagas.registry import registry
 from sagas.services import bulk
 from sagas.statuses import ACTIVE_STATUSES, AttemptStatus, Phase
+from sagas.transient import is_transient
 
 from . import statemachine
 from .claim import claim, database_now, lock_fenced
 from .runner import Job, Outcome, Runner, call, call_atomic
-from .state import Begin, DefinitionChanged, Failed, Lost, SagaState, Succeeded, TimedOut
-from .store import AttemptKey, TransitionWriter, attempt_key, state_of
-from .wakeup import Waiter
+from .state import (
+    Begin,
+    Broken,
+    Deferred,
+    DefinitionChanged,
+    Failed,
+    Lost,
+    SagaState,
+    Succeeded,
+    TimedOut,
+)
+from .store import LEASE_FIELDS, AttemptKey, TransitionWriter, attempt_key, state_of
+from .wakeup import Waiter, notify_due
 
 log = logging.getLogger("sagas.worker")
 
@@ -104,6 +121,10 @@ class Worker:
         self._offset = 0.0  # database clock minus this machine's clock, seen at each commit
         self._heartbeat = threading.Thread(target=self._beat, daemon=True) if heartbeat else None
         self._waiter: Waiter | None = None
+        # Timed-out local attempts whose threads still run: saga id -> (thread's future,
+        # monotonic time after which the worker stops waiting for it).
+        self._stragglers: dict[uuid.UUID, tuple[Future[Outcome], float]] = {}
+        self._abandon_after = conf.abandon_after()
 
     # The loop
 
@@ -121,10 +142,14 @@ class Worker:
                         self._idle()
                 except DatabaseError as exc:
                     self._recover_from(exc)
+                except Exception as exc:  # a crash loop is the worst outcome: log, go on
+                    log.exception("worker %s: tick failed, holding %s", self.id, self._held_ids())
+                    self._recover_from(exc)
                 if time.monotonic() - last_report > 10:
                     self._report()
                     last_report = time.monotonic()
             self.drain()
+            self._wait_for_stragglers()
         finally:
             self._waiter.close()
             self._runner.close()
@@ -151,12 +176,13 @@ class Worker:
         Returns how many sagas moved."""
         self.stats.ticks += 1
         applied = self._replies()
+        self._release_stragglers()
         self._claim()
         self._collect()
         ready = [saga_id for saga_id, held in self.held.items() if held.ready]
         if not ready:
             return applied
-        moved, jobs = self._commit(ready)
+        moved, jobs = self._commit_isolating(ready)
         self._dispatch(jobs)
         return moved + applied
 
@@ -185,13 +211,17 @@ class Worker:
         for row in rows:
             definition = registry.find(row.saga_type)
             held = Held(row, claimed[row.id], definition, _begin)
-            if definition is None:
-                why = f"saga type '{row.saga_type}' is no longer defined in this code"
-                held.pending = _definition_changed(why)
-            elif (why := definition.incompatibility(list(row.definition_steps))) is not None:
-                held.pending = _definition_changed(why)
-            elif row.in_flight:
-                held.pending = _recover(running.get(row.id), definition, row)
+            try:
+                if definition is None:
+                    why = f"saga type '{row.saga_type}' is no longer defined in this code"
+                    held.pending = _definition_changed(why)
+                elif (why := definition.incompatibility(list(row.definition_steps))) is not None:
+                    held.pending = _definition_changed(why)
+                elif row.in_flight:
+                    held.pending = _recover(running.get(row.id), definition, row)
+            except Exception as exc:  # a row this code cannot read: stop it, alone
+                log.exception("worker %s: saga %s cannot be resumed", self.id, row.id)
+                held.pending = _broken(f"{type(exc).__name__}: {exc}")
             with self._lock:
                 self.held[row.id] = held
 
@@ -209,6 +239,82 @@ class Worker:
 
     # Commit
 
+    def _commit_isolating(self, ready: list[uuid.UUID]) -> tuple[int, list[Job]]:
+        """Commit the batch; if it fails for a reason other than the database's, commit
+        each saga alone, and stop for an operator the one that still fails."""
+        saved = {i: (self.held[i].pending, self.held[i].atomic_job) for i in ready}
+        try:
+            return self._commit(ready)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning(
+                "worker %s: a batch of %d failed (%s); one by one", self.id, len(ready), exc
+            )
+        moved, jobs = 0, []
+        for saga_id in ready:
+            if saga_id not in self.held:
+                continue  # lost its lease in the failed batch
+            if not self._restore(saga_id, *saved[saga_id]):
+                continue
+            try:
+                one_moved, one_jobs = self._commit([saga_id])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.exception("worker %s: saga %s could not be advanced", self.id, saga_id)
+                self._stop_saga(saga_id, exc)
+                continue
+            moved += one_moved
+            jobs += one_jobs
+        return moved, jobs
+
+    def _restore(self, saga_id: uuid.UUID, pending: EventMaker | None, job: Job | None) -> bool:
+        """Undo what a rolled-back commit did to a held saga in memory."""
+        held = self.held[saga_id]
+        held.pending, held.atomic_job = pending, job
+        prefix = str(saga_id)
+        for key in [key for key in self._attempts if key[0] == prefix]:
+            del self._attempts[key]
+        try:
+            held.row.refresh_from_db()
+        except SagaInstance.DoesNotExist:
+            self._forget(saga_id)
+            return False
+        return True
+
+    def _stop_saga(self, saga_id: uuid.UUID, exc: Exception) -> None:
+        """Fail a saga whose transition cannot be written, with the error as the reason; if
+        even that cannot be written, put it off for a minute and let its lease go."""
+        held = self.held.get(saga_id)
+        reason = f"{type(exc).__name__}: {exc}"[:1000]
+        try:
+            with transaction.atomic():
+                fenced, now = lock_fenced([saga_id], self.id)
+                if held is not None and fenced.get(saga_id) == held.epoch and now is not None:
+                    row = SagaInstance.objects.get(id=saga_id)
+                    transition = statemachine.apply(
+                        held.definition, state_of(row), _broken(reason)(now)
+                    )
+                    row.lease_owner = None
+                    row.lease_expires_at = None
+                    writer = TransitionWriter()
+                    writer.add(row, [transition], self.id, now)
+                    writer.flush()
+        except Exception:
+            log.exception(
+                "worker %s: saga %s could not even be stopped; retrying it in 60s", self.id, saga_id
+            )
+            try:
+                SagaInstance.objects.filter(id=saga_id, lease_owner=self.id).update(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_run_at=Now() + timedelta(seconds=60),
+                )
+            except DatabaseError as again:
+                log.warning("worker %s: could not put saga %s off: %s", self.id, saga_id, again)
+        self._forget(saga_id)
+
     def _commit(self, ready: list[uuid.UUID]) -> tuple[int, list[Job]]:
         moved = 0
         jobs: list[Job] = []
@@ -223,12 +329,15 @@ class Worker:
                 if fenced.get(saga_id) != held.epoch:
                     self._drop(saga_id, "lease lost to another worker or an operator")
                     continue
-                transitions = self._advance(held, now)
+                waiting = saga_id in self._stragglers
+                transitions = self._advance(held, now, begin=not waiting)
                 if not transitions:
                     released.append(saga_id)  # its lease lapses; logged in _advance
                     continue
                 moved += 1
                 state = transitions[-1].state
+                if waiting:  # nobody runs it again while the timed-out thread may still act
+                    held.row.busy_until = now + timedelta(seconds=self.lease)
                 # A local attempt runs here, under this lease; a remote one waits for its
                 # reply (or its deadline) with no lease held.
                 runs_here = state.in_flight and transitions[-1].sent is None
@@ -244,12 +353,12 @@ class Worker:
                 if runs_here:
                     jobs.append(self._job(held, state))
                 self.stats.transitions += len(transitions)
-            writer.flush()
+            writer.flush(extra_fields=[*LEASE_FIELDS, "busy_until"])
         for saga_id in released:
             self._forget(saga_id)
         return moved, jobs
 
-    def _advance(self, held: Held, now: datetime) -> list[Any]:
+    def _advance(self, held: Held, now: datetime, begin: bool = True) -> list[Any]:
         if held.atomic_job is not None:
             outcome = call_atomic(held.atomic_job)
             held.atomic_job = None
@@ -261,7 +370,8 @@ class Worker:
             transitions = [statemachine.apply(held.definition, state, event)]
             state = transitions[-1].state
             if (
-                not self._stopping.is_set()
+                begin
+                and not self._stopping.is_set()
                 and state.status in ACTIVE_STATUSES
                 and not state.in_flight
                 and state.next_run_at <= now
@@ -323,6 +433,8 @@ class Worker:
             elif now >= held.deadline:
                 log.info("saga %s: attempt timed out; its late result will be dropped", held.row.id)
                 held.pending = self._outcome_event(Outcome("timed_out", time.time()))
+                with self._lock:
+                    self._stragglers[held.row.id] = (future, now + self._abandon_after)
             else:
                 continue
             held.future = None
@@ -397,28 +509,87 @@ class Worker:
             pause = min(pause, min(h.deadline for h in running) - time.monotonic())
         due = SagaInstance.objects.filter(
             status__in=ACTIVE_STATUSES, next_run_at__isnull=False
-        ).aggregate(at=Min(Greatest("next_run_at", Coalesce("lease_expires_at", "next_run_at"))))[
-            "at"
-        ]
+        ).aggregate(
+            at=Min(
+                Greatest(
+                    "next_run_at",
+                    Coalesce("lease_expires_at", "next_run_at"),
+                    Coalesce("busy_until", "next_run_at"),
+                )
+            )
+        )["at"]
         if due is not None:
             pause = min(pause, (due - database_now()).total_seconds())
         if pause > 0 and self._waiter is not None:
             self._waiter.wait(pause)
 
     def _beat(self) -> None:
-        """Extend the leases of held sagas while long steps run."""
+        """Extend the leases of held sagas while long steps run, and the wait of the sagas
+        whose timed-out attempts' threads still run."""
         while not self._stopping.wait(self.lease / 3):
             with self._lock:
                 ids = list(self.held)
-            if not ids:
-                continue
             try:
-                SagaInstance.objects.filter(id__in=ids, lease_owner=self.id).update(
-                    lease_expires_at=Now() + timedelta(seconds=self.lease)
-                )
+                if ids:
+                    SagaInstance.objects.filter(id__in=ids, lease_owner=self.id).update(
+                        lease_expires_at=Now() + timedelta(seconds=self.lease)
+                    )
+                self._renew_stragglers()
             except Exception as exc:
                 log.warning("lease heartbeat failed: %s", exc)
         connections.close_all()
+
+    # Timed-out threads
+
+    def _renew_stragglers(self) -> None:
+        with self._lock:
+            ids = list(self._stragglers)
+        if ids:
+            SagaInstance.objects.filter(id__in=ids, busy_until__isnull=False).update(
+                busy_until=Now() + timedelta(seconds=self.lease)
+            )
+
+    def _release_stragglers(self) -> None:
+        """Let sagas go whose timed-out threads have ended, or been waited for too long."""
+        if not self._stragglers:
+            return
+        now = time.monotonic()
+        ended = []
+        for saga_id, (future, abandon_at) in list(self._stragglers.items()):
+            if future.done():
+                ended.append(saga_id)
+            elif now >= abandon_at:
+                log.error(
+                    "worker %s: saga %s: the thread of its timed-out attempt still runs after "
+                    "%.0fs; no longer waiting for it (its effect may still land)",
+                    self.id,
+                    saga_id,
+                    self._abandon_after,
+                )
+                ended.append(saga_id)
+        if ended:
+            SagaInstance.objects.filter(id__in=ended).update(busy_until=None)
+            with self._lock:
+                for saga_id in ended:
+                    self._stragglers.pop(saga_id, None)
+            notify_due()
+
+    def _wait_for_stragglers(self) -> None:
+        """Before exiting, wait for timed-out threads (the interpreter would join them
+        anyway), keeping their sagas from running again until they end."""
+        if self._stragglers:
+            log.info(
+                "worker %s: waiting for %d timed-out step(s) to end", self.id, len(self._stragglers)
+            )
+        while self._stragglers:
+            self._release_stragglers()
+            futures = [future for future, _ in self._stragglers.values()]
+            if futures:
+                wait(futures, timeout=self.lease / 3, return_when=FIRST_COMPLETED)
+                self._renew_stragglers()
+
+    def _held_ids(self) -> list[str]:
+        return [str(saga_id) for saga_id in list(self.held)[:20]]
 
     def _report(self) -> None:
         s = self.stats
@@ -442,6 +613,10 @@ def _definition_changed(why: str) -> EventMaker:
     return lambda now: DefinitionChanged(now, why)
 
 
+def _broken(why: str) -> EventMaker:
+    return lambda now: Broken(now, why[:1000])
+
+
 def _recover(
     attempt: StepExecution | None, definition: type[Saga], row: SagaInstance
 ) -> EventMaker:
@@ -458,6 +633,16 @@ def _recover(
         ):
             # Runs inside the commit: a command taken back undelivered did not happen.
             delivered = attempt.message_id is None or not outbox.withdraw(attempt.message_id)
+            command = definition.steps[row.current_step].command_for(row.phase)
+            circuit = (
+                None
+                if delivered or command is None
+                else circuits.holding(command.partition(".")[0])
+            )
+            if circuit is not None:
+                until = max(circuit.retry_at or now, now) + timedelta(seconds=0.5)
+                why = f"{circuit.destination}'s circuit is {circuit.state}; no retry spent"
+                return Deferred(now, until, why)
             return TimedOut(now, rand, delivered=delivered)
         return Lost(now, atomic=atomic, rand=rand)
 

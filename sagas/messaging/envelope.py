@@ -148,9 +148,14 @@ def ok(result: Any) -> dict[str, Any]:
 
 def refused(kind: str, message: str) -> dict[str, Any]:
     """A business refusal: not retried; the saga compensates."""
-    return {"status": "error", "business": True, "error": {"type": kind, "message": message}}
+    return {"status": "error", "business": True, "error": _error(kind, message)}
 
 
 def failed(kind: str, message: str) -> dict[str, Any]:
     """A transient failure: the orchestrator retries with the same idempotency key."""
-    return {"status": "error", "business": False, "error": {"type": kind, "message": message}}
+    return {"status": "error", "business": False, "error": _error(kind, message)}
+
+
+def _error(kind: str, message: str) -> dict[str, str]:
+    # Within the reply schema's bounds, so a long exception message cannot void the reply.
+    return {"type": kind[:200] or "participant.Error", "message": message[:2000]}

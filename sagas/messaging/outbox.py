@@ -3,7 +3,8 @@
 Claims take rows with `FOR UPDATE SKIP LOCKED` (ignored by SQLite, which serialises
 writers) by status, never by "id greater than the last one seen": ids commit out of order.
 Order is kept per saga and destination: a message is claimable only once every older
-pending message of its saga to the same destination has been sent.
+pending message of its saga to the same destination has been sent, except an expired one
+with the same idempotency key, which it supersedes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sagas.engine.wakeup import notify_due
 from sagas.models import OutboxMessage
 
 PENDING = OutboxMessage.Status.PENDING
+ORCHESTRATOR = "orchestrator"  # where every reply goes
 EXPIRED = "expired: its attempt timed out before delivery; a retry supersedes it"
 WITHDRAWN = "withdrawn: its attempt timed out before it was delivered"
 
@@ -42,6 +44,10 @@ def claim(
         saga_id=OuterRef("saga_id"),
         destination=OuterRef("destination"),
         id__lt=OuterRef("id"),
+    ).exclude(
+        # A retry supersedes its own expired predecessor (same idempotency key, deadline
+        # passed), even one a dead relay still leases: it need not wait for that lease.
+        Q(deadline__lt=Now()) & Q(headers__idempotency_key=OuterRef("headers__idempotency_key"))
     )
     qs = OutboxMessage.objects.filter(status=PENDING, kind=kind, available_at__lte=Now()).filter(
         _not_leased()
@@ -54,11 +60,13 @@ def claim(
     return list(qs.select_for_update(skip_locked=True, of=("self",))[:limit])
 
 
-def mark_sent(messages: Iterable[OutboxMessage]) -> None:
+def mark_sent(messages: Iterable[OutboxMessage], note: str = "") -> None:
+    """Mark the still-pending ones sent (`note`, if given, says how it went)."""
     ids = [m.id for m in messages]
     if ids:
+        extra = {"last_error": note[:2000]} if note else {}
         OutboxMessage.objects.filter(id__in=ids, status=PENDING).update(
-            status=OutboxMessage.Status.SENT, sent_at=timezone.now(), leased_until=None
+            status=OutboxMessage.Status.SENT, sent_at=timezone.now(), leased_until=None, **extra
         )
 
 
@@ -89,7 +97,7 @@ def bury_expired(destinations: Iterable[str] | None = None) -> int:
     )
     if destinations is not None:
         qs = qs.filter(destination__in=list(destinations))
-    return qs.update(status=OutboxMessage.Status.DEAD, last_error=EXPIRED, sent_at=Now())
+    return _unlocked(qs).update(status=OutboxMessage.Status.DEAD, last_error=EXPIRED, sent_at=Now())
 
 
 def withdraw(message_id: Any) -> bool:
@@ -98,14 +106,18 @@ def withdraw(message_id: Any) -> bool:
     Atomic against delivery: a relay leases a message before publishing it, and a database
     participant handles it under a row lock and marks it sent in that transaction, so a
     message still pending and not leased here has provably not been delivered. (One the
-    relay failed to deliver and postponed is pending, not leased: withdrawable.)"""
+    relay failed to deliver and postponed is pending, not leased: withdrawable; and one a
+    claimer buried as expired before delivering it counts as withdrawn.)"""
     if message_id is None:
         return False
-    return bool(
-        OutboxMessage.objects.filter(_not_leased(), message_id=message_id, status=PENDING).update(
-            status=OutboxMessage.Status.DEAD, last_error=WITHDRAWN, sent_at=Now()
-        )
-    )
+    if OutboxMessage.objects.filter(_not_leased(), message_id=message_id, status=PENDING).update(
+        status=OutboxMessage.Status.DEAD, last_error=WITHDRAWN, sent_at=Now()
+    ):
+        return True
+    # A claimer may have buried it first, as expired: undelivered all the same.
+    return OutboxMessage.objects.filter(
+        message_id=message_id, status=OutboxMessage.Status.DEAD, last_error__in=[EXPIRED, WITHDRAWN]
+    ).exists()
 
 
 def lease(messages: Iterable[OutboxMessage], seconds: float) -> None:
@@ -113,7 +125,17 @@ def lease(messages: Iterable[OutboxMessage], seconds: float) -> None:
     ids = [m.id for m in messages]
     if ids:
         until = timezone.now() + timedelta(seconds=seconds)
-        OutboxMessage.objects.filter(id__in=ids).update(leased_until=until)
+        with transaction.atomic():  # the relay's heartbeat calls it outside its claim
+            _unlocked(OutboxMessage.objects.filter(id__in=ids)).update(leased_until=until)
+
+
+def _unlocked(qs: Any) -> Any:
+    """The rows of `qs` no other transaction holds: a bulk UPDATE that waited on rows
+    locked in another order (a worker withdrawing several commands) could deadlock. A
+    row skipped now is updated by the next call."""
+    return OutboxMessage.objects.filter(
+        id__in=qs.order_by("id").select_for_update(skip_locked=True).values("id")
+    )
 
 
 def release(message: OutboxMessage) -> None:
@@ -135,9 +157,10 @@ def _not_leased() -> Q:
     return Q(leased_until__isnull=True) | Q(leased_until__lte=Now())
 
 
-def enqueue_reply(envelope: dict, delay: float = 0.0) -> bool:
-    """Queue a reply for the orchestrator (due after `delay` seconds); False if this reply
-    message was seen before."""
+def enqueue_reply(envelope: dict, sender: str, delay: float = 0.0) -> bool:
+    """Queue a reply from participant `sender` for the orchestrator (due after `delay`
+    seconds); False if this reply message was seen before. The workers check it against
+    the reply schema when they take it."""
     headers, body = envelope["headers"], envelope["body"]
     now = timezone.now()
     try:
@@ -146,7 +169,8 @@ def enqueue_reply(envelope: dict, delay: float = 0.0) -> bool:
                 message_id=headers["message_id"],
                 saga_id=None,
                 kind=OutboxMessage.Kind.REPLY,
-                destination=headers.get("reply_to") or "orchestrator",
+                destination=ORCHESTRATOR,
+                sender=sender,
                 headers=headers,
                 body=body,
                 available_at=now + timedelta(seconds=delay),
@@ -156,6 +180,24 @@ def enqueue_reply(envelope: dict, delay: float = 0.0) -> bool:
         return False
     notify_due()
     return True
+
+
+def dead_reply(raw: object, sender: str, reason: str) -> None:
+    """Keep an answer that is not a reply at all, dead-lettered with the reason, so the
+    outbox page shows it; what it said is kept as bounded, storable text."""
+    text = str(raw).replace("\x00", "\\u0000").encode("utf-8", "replace").decode("utf-8")
+    now = timezone.now()
+    OutboxMessage.objects.create(
+        kind=OutboxMessage.Kind.REPLY,
+        destination=ORCHESTRATOR,
+        sender=sender,
+        body={"unreadable": text[:2000]},
+        status=OutboxMessage.Status.DEAD,
+        last_error=reason[:2000],
+        available_at=now,
+        created_at=now,
+        sent_at=now,
+    )
 
 
 def pending_replies_exist() -> bool:

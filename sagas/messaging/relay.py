@@ -1,12 +1,14 @@
 """The relay: publishes pending commands for participants reached over HTTP.
 
 It claims pending commands in order per saga and destination (SKIP LOCKED, so several
-relays share the work) and leases them (hidden for `visibility` seconds), publishes each
-one outside any transaction, then marks it sent, queueing an immediate reply for the
-workers in that same transaction. Publishes run concurrently and outlive the tick that
-started them, so a slow participant delays its own messages, not everyone's; a destination
-that fails is backed off. A relay killed between the claim and the mark loses nothing: the
-rows are still pending and go out again when the lease lapses, at least once (the
+relays share the work) and leases them (hidden for `visibility` seconds, renewed by a
+heartbeat while the publish runs), publishes each one outside any transaction, then marks
+it sent, queueing the participant's immediate reply, checked against the reply schema, in
+that same transaction. Publishes run concurrently and outlive the tick that started them,
+so a slow participant delays its own messages, not everyone's. A destination that keeps
+failing gets its circuit opened (circuits.py): nothing is sent to it but one probe per
+cool-down. A relay killed between the claim and the mark loses nothing: the rows are
+still pending and go out again when the short lease lapses, at least once (the
 participant's inbox absorbs the copy).
 """
 
@@ -14,18 +16,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
+from sagas import conf
 from sagas.engine.wakeup import COMMANDS, Waiter
 from sagas.models import OutboxMessage
 
-from . import directory, outbox
+from . import circuits, directory, outbox, schema
 from .chaos import Redelivery
+from .envelope import MATCH_HEADERS, MalformedMessage
 from .transports import DeliveryError, HttpTransport
 
 log = logging.getLogger("sagas.relay")
+
+Result = tuple[Any, DeliveryError | None]
 
 
 class Relay:
@@ -33,20 +41,24 @@ class Relay:
         self,
         batch_size: int = 50,
         poll_interval: float = 1.0,
-        visibility: float = 30.0,
+        visibility: float | None = None,
         concurrency: int = 16,
         patience: float = 1.0,
     ) -> None:
         self.batch_size = batch_size
-        self.visibility = visibility  # a claimed message stays hidden this long
+        # A claimed message stays hidden this long, renewed while it is being published.
+        self.visibility = visibility if visibility is not None else conf.relay_visibility()
         self.poll_interval = poll_interval
         self.concurrency = concurrency
         self.patience = patience  # how long one tick waits for the publishes in flight
         self.transport = HttpTransport()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="relay")
         # Publishes still running, carried from tick to tick: one slow participant holds
-        # its own messages only, never the next batch for everybody else.
-        self._in_flight: dict[Future, OutboxMessage | None] = {}
+        # its own messages only, never the next batch for everybody else. The flag marks a
+        # chaos copy (tests only), which is not the row's own delivery.
+        self._in_flight: dict[Future[Result], tuple[OutboxMessage, bool]] = {}
+        self._lock = threading.Lock()
+        self._circuits: dict[str, Any] = {}
         self.sent = 0
         self.failed = 0
         self._stop = threading.Event()
@@ -61,23 +73,27 @@ class Relay:
         # Up to a batch in flight, `concurrency` of them on the wire at once: claims stay
         # large under a backlog, and a slow publish holds one thread, not the batch.
         room = self.batch_size - len(self._in_flight)
-        # Claim and lease in one short transaction; publish outside any transaction, so no
-        # lock is held across the network (SQLite would stall every other writer).
-        with transaction.atomic():
-            # Still publishing: keep them hidden, or another claim would send them again.
-            outbox.lease([m for m in self._in_flight.values() if m is not None], self.visibility)
-            messages: list[OutboxMessage] = []
-            if room > 0:
-                claimed = outbox.claim(OutboxMessage.Kind.COMMAND, destinations, room)
+        messages: list[OutboxMessage] = []
+        if room > 0:
+            self._circuits = circuits.all_by_destination()
+            free = circuits.closed(destinations, self._circuits)
+            probes = [d for d in destinations if d not in free and circuits.take_probe(d)]
+            # Claim and lease in one short transaction; publish outside any transaction,
+            # so no lock is held across the network (SQLite would stall every writer).
+            with transaction.atomic():
+                claimed = outbox.claim(OutboxMessage.Kind.COMMAND, free, room) if free else []
+                for destination in probes:  # one message each, to see if it answers again
+                    claimed += outbox.claim(OutboxMessage.Kind.COMMAND, [destination], 1)
                 messages, _ = outbox.split_expired(claimed)
                 outbox.lease(messages, self.visibility)
         # Messages of one claim belong to different (saga, destination) pairs (the claim
         # gives only the oldest of each), so they can go out concurrently; each is marked
         # sent (and its reply queued) as soon as its own publish returns.
-        for copy in self._chaos.release():  # chaos tests only: copies of earlier messages
-            self._in_flight[self._pool.submit(self._publish, copy)] = None
-        for message in self._chaos.arrange(messages):
-            self._in_flight[self._pool.submit(self._publish, message)] = message
+        with self._lock:
+            for copy in self._chaos.release():  # chaos tests only: copies of earlier messages
+                self._in_flight[self._pool.submit(self._publish, copy)] = (copy, True)
+            for message in self._chaos.arrange(messages):
+                self._in_flight[self._pool.submit(self._publish, message)] = (message, False)
         return self._settle(self.patience)
 
     def _settle(self, timeout: float | None) -> int:
@@ -93,36 +109,74 @@ class Relay:
         self.sent += published
         return published
 
-    def _record(self, future: Future, down: set[str]) -> int:
-        message = self._in_flight.pop(future)
+    def _record(self, future: Future[Result], down: set[str]) -> int:
+        with self._lock:
+            message, copy = self._in_flight.pop(future)
         reply, error = future.result()
-        if message is None:  # a chaos copy: its reply may still be news
-            if reply is not None:
-                outbox.enqueue_reply(reply)
+        if copy:  # a chaos copy: its reply may still be news
+            if reply is not None and error is None:
+                self._accept(message, reply)
             return 0
         if error is not None:
             if message.destination not in down:
                 log.warning("relay: %s", error)
             down.add(message.destination)
-            outbox.postpone(message, error)
+            circuits.record_failure(message.destination, str(error))
             self.failed += 1
+            if error.maybe_delivered:
+                # The participant may have taken it: never offer it again as undelivered
+                # (its attempt's timeout must then count it as possibly done).
+                outbox.mark_sent([message], note=f"no answer, may have been delivered: {error}")
+                return 0
+            outbox.postpone(message, str(error))
             return 0
+        circuits.record_success(message.destination, self._circuits)
         with transaction.atomic():
             if reply is not None:
-                outbox.enqueue_reply(reply)
+                self._accept(message, reply)
             outbox.mark_sent([message])
         self._chaos.hold(message)
         return 1
 
-    def _publish(self, message: OutboxMessage) -> tuple[dict | None, str | None]:
+    def _accept(self, message: OutboxMessage, reply: Any) -> None:
+        """Queue a synchronous answer as a reply, or dead-letter it with the reason."""
+        problem = answer_problem(message, reply)
+        if problem:
+            log.warning(
+                "relay: %s's answer to %s refused: %s", message.destination, message.id, problem
+            )
+            who, command = message.destination, message.message_id
+            outbox.dead_reply(reply, who, f"{who}'s answer to command {command} refused: {problem}")
+            return
+        outbox.enqueue_reply(reply, sender=message.destination)
+
+    def _publish(self, message: OutboxMessage) -> Result:
         try:
             return self.transport.publish(message), None
         except DeliveryError as exc:
-            return None, str(exc)
+            return None, exc
+        except Exception as exc:  # a bug must cost this message a retry, not the relay
+            log.exception("relay: publishing %s failed unexpectedly", message.id)
+            return None, DeliveryError(f"{type(exc).__name__}: {exc}", maybe_delivered=True)
+
+    def _beat(self) -> None:
+        """Renew the leases of the messages being published, so none lapses mid-publish
+        however long a tick takes; a dead relay's leases lapse within `visibility`."""
+        while not self._stop.wait(self.visibility / 4):
+            with self._lock:
+                publishing = [m for m, copy in self._in_flight.values() if not copy]
+            try:
+                outbox.lease(publishing, self.visibility)
+            except Exception as exc:
+                log.warning("relay: lease heartbeat failed: %s", exc)
+                connections.close_all()
+        connections.close_all()
 
     def run(self) -> None:
         log.info("relay started for %s", ", ".join(directory.http_participants()) or "nobody")
         waiter = Waiter(COMMANDS)
+        heartbeat = threading.Thread(target=self._beat, name="relay-heartbeat", daemon=True)
+        heartbeat.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -132,15 +186,53 @@ class Relay:
                     log.warning("relay: database error, retrying: %s", exc)
                     connections.close_all()
                     self._stop.wait(1.0)
+                except Exception:  # a crash loop is the worst outcome: log, pause, go on
+                    log.exception("relay: tick failed; carrying on")
+                    self._stop.wait(1.0)
         finally:
             waiter.close()
             try:
                 self._settle(None)  # what was published is marked sent before we go
-            except DatabaseError as exc:
+            except Exception as exc:
                 log.warning("relay: could not record the last publishes: %s", exc)
+            self._stop.set()
+            heartbeat.join(5)
             self._pool.shutdown(wait=True)
             connections.close_all()
             log.info("relay stopped: %d sent, %d delivery failures", self.sent, self.failed)
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def answer_problem(command: OutboxMessage, answer: Any) -> str:
+    """Why a participant's synchronous answer cannot be the reply to `command` ("" if it
+    can): it must pass the reply schema and name exactly that command's attempt."""
+    try:
+        reply = schema.parse(answer)
+    except MalformedMessage as exc:
+        return str(exc)
+    sent = command.headers if isinstance(command.headers, dict) else {}
+    got = {
+        "saga_id": str(reply.saga_id),
+        "step": reply.step,
+        "phase": reply.phase,
+        "attempt": reply.attempt,
+        "idempotency_key": reply.idempotency_key,
+    }
+    for name in MATCH_HEADERS:
+        expected = sent.get(name)
+        if name == "saga_id":
+            expected = _uuid_text(expected)
+        if got[name] != expected:
+            return f"header {name} is {got[name]!r}, but the command's is {expected!r}"
+    if reply.in_reply_to is not None and reply.in_reply_to != command.message_id:
+        return f"it answers command {reply.in_reply_to}, not {command.message_id}"
+    return ""
+
+
+def _uuid_text(value: Any) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return str(value)

@@ -1,9 +1,12 @@
-"""Replies landing: a reply advances its saga only if it matches the attempt that waits.
+"""Replies landing: a reply advances its saga only if it matches the attempt that waits,
+and only if it comes from the participant that attempt's command went to.
 
 A late reply (its attempt timed out and was retried), a duplicate (its attempt already
-has an outcome) or a reply for an unknown saga is recorded as a `reply_ignored` event and
-changes nothing else. A reply the participant marked as a duplicate delivery also counts
-on its attempt's `duplicates`, so the dashboard can show what the inbox absorbed.
+has an outcome), a reply from another participant or for an unknown saga is recorded as
+a `reply_ignored` event and changes nothing else. A reply the participant marked as a
+duplicate delivery also counts on its attempt's `duplicates`, so the dashboard can show
+what the inbox absorbed. A reply that fails the schema (schema.py), or whose write fails,
+is dead-lettered with the reason, alone: the rest of its batch is applied.
 """
 
 from __future__ import annotations
@@ -25,71 +28,99 @@ from sagas.exceptions import ActionNotAllowed
 from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepExecution
 from sagas.registry import registry
 from sagas.signals import publish_events_on_commit
-from sagas.statuses import ACTIVE_STATUSES, EventType
+from sagas.statuses import ACTIVE_STATUSES, AttemptStatus, EventType
+from sagas.transient import is_transient
 
-from . import outbox
-from .envelope import MATCH_HEADERS, MalformedMessage, require
+from . import outbox, schema
+from .envelope import MalformedMessage
 
 log = logging.getLogger(__name__)
 
 ACTOR = "reply"
 
+Parsed = tuple[OutboxMessage, schema.Reply]
+
 
 def consume(limit: int = 100) -> int:
-    """Apply up to `limit` queued replies in one transaction; returns how many."""
+    """Apply up to `limit` queued replies in one transaction; returns how many were taken."""
     with transaction.atomic():
         messages = outbox.claim(OutboxMessage.Kind.REPLY, None, limit)
         if not messages:
             return 0
-        apply(messages)
-        outbox.mark_sent(messages)
+        parsed: list[Parsed] = []
+        for message in messages:
+            try:
+                parsed.append((message, schema.reply(message.headers, message.body)))
+            except MalformedMessage as exc:
+                _set_aside(message, f"malformed reply: {exc}")
+        try:
+            with transaction.atomic():
+                apply(parsed)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning(
+                "a batch of %d replies failed (%s); applying them one by one", len(parsed), exc
+            )
+            for pair in parsed:
+                _apply_alone(pair)
+        outbox.mark_sent(messages)  # only those still pending: the set-aside ones stay dead
     return len(messages)
 
 
-def apply(messages: list[OutboxMessage]) -> None:
-    """Match and apply replies; call inside a transaction."""
+def _apply_alone(pair: Parsed) -> None:
+    message, reply = pair
+    try:
+        with transaction.atomic():
+            apply([pair])
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception(
+            "reply %s for saga %s could not be applied", message.message_id, reply.saga_id
+        )
+        _set_aside(message, f"could not be applied: {type(exc).__name__}: {exc}")
+
+
+def _set_aside(message: OutboxMessage, reason: str) -> None:
+    log.warning("reply %s dead-lettered: %s", message.message_id, reason)
+    outbox.bury([message], reason)
+
+
+def apply(replies: list[Parsed]) -> None:
+    """Match and apply valid replies; call inside a transaction."""
     now = database_now()
     ignored: list[SagaEvent] = []
-    parsed: list[tuple[OutboxMessage, dict[str, Any] | None]] = []
-    ids: set[uuid.UUID] = set()
-    for message in messages:
-        try:
-            headers = require(message.headers, MATCH_HEADERS)
-            ids.add(uuid.UUID(str(headers["saga_id"])))
-            parsed.append((message, headers))
-        except MalformedMessage as exc:
-            ignored.append(_ignored(None, message, f"malformed reply: {exc}", now))
-            parsed.append((message, None))
     # Lock in id order, so two appliers never wait on each other in a cycle.
+    ids = sorted({reply.saga_id for _, reply in replies})
     sagas = {
         s.id: s for s in SagaInstance.objects.select_for_update().filter(id__in=ids).order_by("id")
     }
+    commands = _waiting_commands(list(sagas))
     writer = TransitionWriter()
     woke = False
-    for message, headers in parsed:
-        if headers is None:
-            continue
-        saga = sagas.get(uuid.UUID(str(headers["saga_id"])))
+    for message, reply in replies:
+        saga = sagas.get(reply.saga_id)
         if saga is None:
-            ignored.append(_ignored(None, message, f"no saga has id {headers['saga_id']}", now))
+            ignored.append(_ignored(None, message, reply, f"no saga has id {reply.saga_id}", now))
             continue
-        if headers.get("duplicate"):
+        if reply.duplicate:
             StepExecution.objects.filter(
                 saga=saga,
-                idempotency_key=headers["idempotency_key"],
-                phase=headers["phase"],
-                attempt=headers["attempt"],
+                idempotency_key=reply.idempotency_key,
+                phase=reply.phase,
+                attempt=reply.attempt,
             ).update(duplicates=F("duplicates") + 1)
         state = state_of(saga)
-        why = mismatch(state, headers)
-        if why:
-            ignored.append(_ignored(saga, message, why, now))
-            continue
         definition = registry.find(saga.saga_type)
+        why = mismatch(state, reply) or _wrong_sender(saga, definition, message, reply, commands)
+        if why:
+            ignored.append(_ignored(saga, message, reply, why, now))
+            continue
         try:
-            transition = statemachine.apply(definition, state, outcome(message.body, now))
+            transition = statemachine.apply(definition, state, outcome(reply, now))
         except ActionNotAllowed as exc:
-            ignored.append(_ignored(saga, message, str(exc), now))
+            ignored.append(_ignored(saga, message, reply, str(exc), now))
             continue
         transitions = [transition, *_send_next(definition, transition.state, now)]
         # The saga moved: any worker lease on it is void (its epoch check will say so).
@@ -123,12 +154,12 @@ def _send_next(definition: Any, state: SagaState, now: Any) -> list[Any]:
     return [statemachine.apply(definition, state, Begin(now))]
 
 
-def mismatch(state: SagaState, headers: dict[str, Any]) -> str:
+def mismatch(state: SagaState, reply: schema.Reply) -> str:
     """Why this reply does not belong to the attempt that waits ("" if it does)."""
-    attempt = f"{headers['step']}/{headers['phase']} attempt {headers['attempt']}"
+    attempt = f"{reply.step}/{reply.phase} attempt {reply.attempt}"
     if not state.in_flight:
         return f"duplicate or late reply for {attempt}: the saga is {state.status}, not waiting"
-    if (headers["step"], headers["phase"], headers["attempt"]) != (
+    if (reply.step, reply.phase, reply.attempt) != (
         state.step_name,
         str(state.phase),
         state.attempt,
@@ -137,37 +168,77 @@ def mismatch(state: SagaState, headers: dict[str, Any]) -> str:
             f"late reply for {attempt}: the saga waits for {state.step_name}/{state.phase} "
             f"attempt {state.attempt}"
         )
-    if headers["idempotency_key"] != state.key:
+    if reply.idempotency_key != state.key:
         return f"reply for {attempt} carries another idempotency key"
     return ""
 
 
-def outcome(body: dict[str, Any], now: Any) -> object:
-    if body.get("status") == "ok":
-        return Succeeded(now, body.get("result"))
-    error = body.get("error") or {}
-    info = ErrorInfo(
-        str(error.get("type") or "participant.Error"),
-        str(error.get("message") or "the participant reported an error")[:2000],
+def _wrong_sender(
+    saga: SagaInstance,
+    definition: Any,
+    message: OutboxMessage,
+    reply: schema.Reply,
+    commands: dict[tuple[uuid.UUID, int, str, int], uuid.UUID | None],
+) -> str:
+    """Why this reply may not answer the waiting attempt: it comes from another participant
+    than the one the command went to, or it names another command ("" if neither)."""
+    if definition is None:
+        return f"saga type '{saga.saga_type}' is no longer defined here; nothing can answer it"
+    state = state_of(saga)
+    command = definition.steps[state.step].command_for(state.phase)
+    if command is None:
+        return f"{state.step_name}/{state.phase} is a local step: no participant answers it"
+    destination = command.partition(".")[0]
+    sent = commands.get((saga.id, state.step, str(state.phase), state.attempt))
+    if reply.in_reply_to is not None and sent is not None and reply.in_reply_to != sent:
+        return f"reply answers command {reply.in_reply_to}, not {sent} that the attempt sent"
+    if message.sender:
+        if message.sender != destination:
+            return f"{message.sender} answered a command that went to {destination}"
+        return ""
+    # A row with no recorded sender (written before senders were): only an exact answer.
+    if reply.in_reply_to is None or reply.in_reply_to != sent:
+        return "reply has no sender and does not name the command it answers"
+    return ""
+
+
+def _waiting_commands(
+    ids: list[uuid.UUID],
+) -> dict[tuple[uuid.UUID, int, str, int], uuid.UUID | None]:
+    """The command message each waiting attempt of these sagas sent."""
+    rows = StepExecution.objects.filter(saga_id__in=ids, status=AttemptStatus.RUNNING).values_list(
+        "saga_id", "step_index", "phase", "attempt", "message_id"
     )
-    return Failed(now, info, business=bool(body.get("business")), rand=random.random())
+    return {(saga, step, phase, attempt): sent for saga, step, phase, attempt, sent in rows}
 
 
-def _ignored(saga: SagaInstance | None, message: OutboxMessage, why: str, now: Any) -> SagaEvent:
-    headers = message.headers if isinstance(message.headers, dict) else {}
+def outcome(reply: schema.Reply, now: Any) -> object:
+    if reply.ok:
+        return Succeeded(now, reply.result)
+    info = ErrorInfo(
+        reply.error_type or "participant.Error",
+        (reply.error_message or "the participant reported an error")[:2000],
+    )
+    return Failed(now, info, business=reply.business, rand=random.random())
+
+
+def _ignored(
+    saga: SagaInstance | None, message: OutboxMessage, reply: schema.Reply, why: str, now: Any
+) -> SagaEvent:
     log.info("reply %s ignored: %s", message.message_id, why)
     return SagaEvent(
         saga=saga,
         type=EventType.REPLY_IGNORED,
-        step=str(headers.get("step") or "")[:100],
-        phase=str(headers.get("phase") or "")[:20],
-        attempt=headers.get("attempt") if isinstance(headers.get("attempt"), int) else None,
+        step=reply.step,
+        phase=reply.phase,
+        attempt=reply.attempt,
         status=saga.status if saga else "",
         version=saga.version if saga else 0,
         payload={
             "reason": why,
             "message_id": str(message.message_id),
-            "saga_id": str(headers.get("saga_id") or ""),
+            "saga_id": str(reply.saga_id),
+            "sender": message.sender,
             "body": _bounded(message.body),
         },
         actor=ACTOR,

@@ -37,12 +37,12 @@ def verify(
     """Raise BadSignature or Replayed; return quietly when the message is authentic."""
     if not secret or not timestamp or not signature or not signature.startswith("v1="):
         raise BadSignature("missing or malformed signature headers")
+    # compare_digest refuses non-ASCII str (TypeError): a header is whatever a client sent.
+    if not (signature.isascii() and timestamp.isascii() and timestamp.isdigit()):
+        raise BadSignature("malformed signature headers: they must be ASCII, the timestamp digits")
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    if not hmac.compare_digest(expected.hexdigest(), signature[3:]):
+    if not hmac.compare_digest(expected.hexdigest().encode(), signature[3:].encode()):
         raise BadSignature("signature does not match")
-    try:
-        age = abs((now if now is not None else time.time()) - int(timestamp))
-    except ValueError:
-        raise BadSignature("timestamp is not a number") from None
+    age = abs((now if now is not None else time.time()) - int(timestamp))
     if age > WINDOW_SECONDS:
         raise Replayed(f"timestamp is {int(age)} s away from now; the window is {WINDOW_SECONDS} s")

@@ -17,6 +17,49 @@ function showMessage(message) {
   panel.scrollIntoView({ block: "nearest" });
 }
 
+function sagaCell(m) {
+  return h("td", {}, m.saga ? h("a", { href: sagaUrl(m.saga) }, h("code", {}, m.saga.slice(0, 8))) : "—");
+}
+
+function renderCircuits(circuits) {
+  fill(
+    document.getElementById("circuits"),
+    circuits.length
+      ? circuits.map((c) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, c.destination),
+            h("td", {}, h("span", { class: `badge ${c.state === "closed" ? "completed" : c.state === "open" ? "failed" : "compensating"}` }, c.state.replace("_", "-"))),
+            h("td", {}, String(c.failures)),
+            h("td", { title: c.retry_at ? dateTime(c.retry_at) : "" }, c.retry_in_seconds === null ? "—" : `in ${duration(1000 * c.retry_in_seconds)}`),
+            h("td", { class: "reason" }, c.last_error),
+          ),
+        )
+      : h("tr", {}, h("td", { colspan: "5", class: "muted" }, "Every destination has answered so far.")),
+  );
+}
+
+function renderDead(messages) {
+  fill(
+    document.getElementById("dead-letters"),
+    messages.length
+      ? messages.map((m) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, h("button", { type: "button", class: "link", onclick: () => showMessage(m) }, m.message_id.slice(0, 8))),
+            h("td", {}, m.kind),
+            h("td", {}, `${m.sender || "orchestrator"} → ${m.destination}`),
+            sagaCell(m),
+            h("td", { title: dateTime(m.created_at) }, `${age(m.created_at)} ago`),
+            h("td", { class: "reason" }, m.last_error),
+          ),
+        )
+      : h("tr", {}, h("td", { colspan: "6", class: "muted" }, "No dead letters.")),
+  );
+}
+
 function render(data) {
   syncClock(data.generated_at);
   text("pending", String(data.pending));
@@ -37,13 +80,15 @@ function render(data) {
         h("td", {}, h("button", { type: "button", class: "link", onclick: () => showMessage(m) }, m.message_id.slice(0, 8))),
         h("td", {}, m.kind),
         h("td", {}, m.destination),
-        h("td", {}, m.saga ? h("a", { href: sagaUrl(m.saga) }, h("code", {}, m.saga.slice(0, 8))) : "—"),
+        sagaCell(m),
         h("td", {}, String(m.attempts)),
         h("td", { title: dateTime(m.created_at) }, age(m.created_at)),
         h("td", { class: "reason" }, m.last_error),
       ),
     ),
   );
+  renderCircuits(data.circuits || []);
+  renderDead(data.dead_letters || []);
 }
 
 render(current);

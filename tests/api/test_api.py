@@ -243,6 +243,7 @@ def test_openapi_schema_lists_every_operation():
         "/api/bulk/preview",
         "/api/bulk",
         "/api/bulk/{operation_id}",
+        "/api/circuits",
     }
     assert {"get", "post"} <= set(schema["paths"]["/api/sagas"])
 

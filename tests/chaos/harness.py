@@ -36,7 +36,14 @@ def free_port() -> int:
 class Stack:
     """3 workers, the relay and the four participants, against the test database."""
 
-    def __init__(self, log_dir: Path, workers: int = 3) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        workers: int = 3,
+        faults: dict[str, str] | None = None,
+        relay: tuple[str, ...] = ("--visibility", "3"),
+        redelivery: bool = True,
+    ) -> None:
         self.log_dir = log_dir
         self.ports = {name: free_port() for name in HTTP}
         self.env = {
@@ -44,11 +51,13 @@ class Stack:
                 f"{n}=http://127.0.0.1:{p}" for n, p in self.ports.items()
             ),
             "SAGASCOPE_PARTICIPANT_SECRETS": ",".join(f"{n}={secrets.token_hex(16)}" for n in HTTP),
-            "SAGASCOPE_CHAOS_DELIVERY": "duplicate,reorder",
+            "SAGASCOPE_CHAOS_DELIVERY": "duplicate,reorder" if redelivery else "",
         }
         self.workers: list[subprocess.Popen | None] = [None] * workers
         self.participants: dict[str, subprocess.Popen] = {}
         self.relay: subprocess.Popen | None = None
+        self.faults = {**FAULTS, **(faults or {})}
+        self.relay_options = relay
         self._starts = 0
 
     def _spawn(self, command: list[str], name: str, **extra: str) -> subprocess.Popen:
@@ -68,7 +77,7 @@ class Stack:
             process.wait(10)
 
     def start_participant(self, name: str, faults: str | None = None) -> None:
-        spec = FAULTS[name] if faults is None else faults
+        spec = self.faults[name] if faults is None else faults
         command = ["run_participant", name]
         if name in HTTP:
             command += ["--http", f"127.0.0.1:{self.ports[name]}"]
@@ -87,12 +96,20 @@ class Stack:
         self.stop_participant(name)
         self.start_participant(name, faults)
 
+    def start_relay(self) -> None:
+        self.relay = self._spawn(["run_relay", "--poll", "0.1", *self.relay_options], "relay")
+
+    def kill_relay(self) -> None:
+        if self.relay is not None and self.relay.poll() is None:
+            self.relay.send_signal(signal.SIGKILL)
+            self.relay.wait(10)
+
     def __enter__(self) -> Stack:
         for index in range(len(self.workers)):
             self.start_worker(index)
         for name in FAULTS:
             self.start_participant(name)
-        self.relay = self._spawn(["run_relay", "--poll", "0.1", "--visibility", "3"], "relay")
+        self.start_relay()
         time.sleep(3)  # let every process boot
         return self
 

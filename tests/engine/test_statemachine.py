@@ -11,8 +11,10 @@ from sagas.engine import statemachine
 from sagas.engine.state import (
     AddAttempt,
     Begin,
+    Broken,
     CancelSaga,
     CompensateSaga,
+    Deferred,
     DefinitionChanged,
     ErrorInfo,
     Failed,
@@ -450,3 +452,41 @@ def test_after_a_retry_the_old_keys_attempts_stay_possible():
     assert d.state.status == SagaStatus.FAILED
     d.apply(ResumeStep(d.tick(), "alice"))
     assert d.state.maybe_done
+
+
+def test_a_deferred_attempt_costs_no_retry_and_starts_again_when_the_circuit_allows():
+    d = Driver()
+    d.ok()
+    d.ok()
+    # reserve allows 3 attempts; six undelivered attempts held by an open circuit spend none
+    for _ in range(6):
+        d.begin()
+        until = d.now + timedelta(seconds=7)
+        d.apply(Deferred(d.tick(), until, "payment's circuit is open"))
+        assert d.state.status == SagaStatus.RUNNING and not d.state.in_flight
+        assert d.state.failures == 0 and not d.state.possibly_done
+        assert d.state.next_run_at == until
+    held = [e for e in d.effects if isinstance(e, Record) and e.payload.get("held")]
+    assert len(held) == 6 and held[0].type == EventType.STEP_TIMED_OUT
+    d.ok()  # the participant is back: the seventh attempt goes through
+    assert d.state.step == 3 and d.attempts()[-1] == ("reserve", Phase.FORWARD, 7)
+
+
+def test_deferred_needs_an_attempt_in_flight():
+    d = Driver()
+    with pytest.raises(ActionNotAllowed):
+        d.apply(Deferred(d.tick(), d.now, "circuit open"))
+
+
+def test_a_saga_the_worker_cannot_record_stops_for_an_operator():
+    d = Driver()
+    d.ok()
+    d.begin()
+    d.apply(Broken(d.tick(), "KeyError: 'amount'"))
+    assert d.state.status == SagaStatus.FAILED and not d.state.in_flight
+    assert "could not record" in d.state.reason and "KeyError" in d.state.reason
+    assert d.state.possibly_done  # its attempt may have run before the outcome was lost
+    finished = [e for e in d.effects if isinstance(e, FinishAttempt)][-1]
+    assert finished.status == AttemptStatus.FAILED
+    d.apply(RetryStep(d.tick(), "alice"))  # the operator's usual repairs apply
+    assert d.state.status == SagaStatus.RUNNING

@@ -14,8 +14,7 @@ from django.utils import timezone
 from sagas.demo.models import Payment
 from sagas.demo.participants import payment
 from sagas.messaging.transports import DatabaseTransport
-from sagas.models import OutboxMessage, ProcessedMessage, SagaEvent
-from sagas.statuses import EventType
+from sagas.models import OutboxMessage, ProcessedMessage
 from tests.factories import worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,11 +120,12 @@ def test_a_poison_command_in_the_database_is_answered_once_never_retried_forever
     assert DatabaseTransport().receive(payment) == 1
     assert DatabaseTransport().receive(payment) == 0  # answered and marked sent
     assert OutboxMessage.objects.get(kind="command").status == "sent"
-    # the refusal went back as a reply; the worker records it against no saga
+    # the refusal went back as a reply naming no saga: the worker dead-letters it, with why
     w = worker()
     w.tick()
-    ignored = SagaEvent.objects.get(type=EventType.REPLY_IGNORED)
-    assert ignored.saga_id is None and "malformed reply" in ignored.payload["reason"]
+    reply = OutboxMessage.objects.get(kind="reply")
+    assert reply.status == "dead" and reply.last_error.startswith("malformed reply: headers.")
+    assert reply.sender == "payment"
 
 
 def test_a_command_past_its_deadline_is_dead_lettered_not_handled():

@@ -21,8 +21,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--visibility",
             type=float,
-            default=30.0,
-            help="seconds a claimed message stays hidden while it is sent",
+            default=None,
+            help="seconds a claimed message stays leased without a heartbeat "
+            "(default SAGASCOPE_RELAY_VISIBILITY, 3; keep it below your steps' timeouts)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -12,7 +12,14 @@ if TYPE_CHECKING:
 
 
 class DeliveryError(Exception):
-    """The destination could not take the message now; the relay tries again later."""
+    """The destination could not take the message now; the relay tries again later.
+
+    `maybe_delivered`: the request left (the participant may have handled it, e.g. it timed
+    out reading the answer), so the message must not be offered again as undelivered."""
+
+    def __init__(self, message: str, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class Transport(ABC):

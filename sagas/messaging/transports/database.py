@@ -114,7 +114,7 @@ class DatabaseTransport(Transport):
         reply = participant.handle(envelope)
         # Injected slowness: this one reply travels late, past its step's timeout.
         late = participant.faults.slow_seconds if participant.faults.slow() else 0.0
-        outbox.enqueue_reply(reply, delay=late)
+        outbox.enqueue_reply(reply, participant.name, delay=late)
 
     def _pending(self, participant: Participant) -> bool:
         return OutboxMessage.objects.filter(

@@ -12,8 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import requests
+import urllib3
 from django.db import connections, transaction
 
+from sagas import conf
 from sagas.messaging import directory, signing
 
 from .base import DeliveryError, Transport
@@ -53,8 +55,19 @@ def post(
     try:
         response = _session().post(url, data=data, headers=headers, timeout=timeout)
     except requests.RequestException as exc:
-        raise DeliveryError(f"{url}: {exc}") from exc
+        raise DeliveryError(f"{url}: {exc}", maybe_delivered=not _never_sent(exc)) from exc
     return response.status_code, response.content[:MAX_BODY], dict(response.headers)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request provably never reached the server (no connection was made);
+    a read timeout or a dropped connection leaves it unknown."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        reason = getattr(exc.args[0], "reason", None)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
 
 
 class HttpTransport(Transport):
@@ -71,6 +84,7 @@ class HttpTransport(Transport):
             {"headers": message.headers, "body": message.body},
             secret,
             participant,
+            timeout=conf.relay_timeout(),
         )
         if status == 202:
             return None
@@ -81,7 +95,7 @@ class HttpTransport(Transport):
                 secret, body, headers.get(signing.TIMESTAMP), headers.get(signing.SIGNATURE)
             )
             return json.loads(body)
-        except (signing.BadSignature, signing.Replayed, ValueError) as exc:
+        except (signing.BadSignature, signing.Replayed, ValueError, RecursionError) as exc:
             raise DeliveryError(f"{participant}'s reply was refused: {exc}") from exc
 
     def serve(self, participant: Participant, stop: threading.Event, **options: Any) -> None:
@@ -160,15 +174,19 @@ def make_server(
             if participant.faults.slow():
                 time.sleep(participant.faults.slow_seconds)  # this request only
             participant.faults.delay()
+            reply = _handle(participant, envelope)
             if reply_url:
+                # Acknowledged only now that the handler's writes and its reply are committed
+                # (the inbox keeps the reply): a crash after the 202 loses nothing, since a
+                # retry of the command gets the stored reply, and the next command for this
+                # saga (a refund, say) cannot be handled before this one has committed.
+                self._send(202, b'{"detail": "accepted; the reply follows"}')
                 threading.Thread(
-                    target=_answer_later,
-                    args=(participant, envelope, reply_url, secret),
+                    target=_post_reply,
+                    args=(participant, reply, reply_url, secret),
                     daemon=True,
                 ).start()
-                self._send(202, b'{"detail": "accepted; the reply follows"}')
                 return
-            reply = _handle(participant, envelope)
             body = json.dumps(reply, separators=(",", ":")).encode()
             self._send(200, body, signing.sign(secret, body, participant.name))
 
@@ -192,8 +210,9 @@ def _handle(participant: Participant, envelope: Any) -> dict[str, Any]:
         connections.close_all()  # each request runs on a thread of its own
 
 
-def _answer_later(participant: Participant, envelope: Any, reply_url: str, secret: str) -> None:
-    reply = _handle(participant, envelope)
+def _post_reply(participant: Participant, reply: Any, reply_url: str, secret: str) -> None:
+    """POST a stored reply to the orchestrator, retrying a few times; if it never arrives,
+    the command's retry (same idempotency key) gets it from the inbox."""
     for attempt in range(5):
         try:
             status, body, _ = post(reply_url, reply, secret, participant.name)
