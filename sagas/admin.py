@@ -3,6 +3,7 @@
 Sagas are read-only here (their state changes only through the state machine); the repair
 actions are admin actions that call the same service layer, with the same permissions,
 as the dashboard and the API. The operator-action audit log is read-only for everyone.
+API tokens are listed and revoked here, never made or edited (see ApiTokenAdmin).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from sagas.exceptions import SagaError
-from sagas.models import OperatorAction, SagaEvent, SagaInstance, StepExecution
+from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepExecution
 from sagas.services.actions import ACTIONS, Actor, effect_of, perform
 
 
@@ -226,3 +227,79 @@ class OperatorActionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("live", "Live"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("live", "revoked", "expired"):
+            return getattr(queryset, self.value())()
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Read-only: a token is made by `manage.py create_api_token`, the one place that can
+    show its raw value once; here it can only be revoked. The hash is never shown."""
+
+    list_display = (
+        "name",
+        "scopes",
+        "state",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = (TokenStateFilter, "created_at")
+    search_fields = ("name",)
+    ordering = ("name",)
+    fields = ("name", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+
+    @admin.display(description="state")
+    def state(self, obj: ApiToken) -> str:
+        return obj.state()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the row records who had access, and until when
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Every field is read-only: a Save button would save nothing.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
+        revoked, already = [], []
+        for token in queryset.order_by("name"):
+            (revoked if token.revoke() else already).append(token.name)
+        if revoked:
+            self.message_user(
+                request,
+                f"Revoked {len(revoked)} token(s): {', '.join(revoked)}; "
+                "requests with them now get 401.",
+                messages.SUCCESS,
+            )
+        if already:
+            self.message_user(request, f"Already revoked: {', '.join(already)}.", messages.WARNING)

@@ -18,7 +18,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from sagas.models import ApiToken
 from sagas.services.actions import Actor
 
-BAD_TOKEN = "invalid or revoked API token; ask for a new one (manage.py create_api_token)"
+NEW_TOKEN = "ask for a new one (manage.py create_api_token)"
 BAD_HEADER = "the Authorization header must be 'Bearer <token>'"
 
 
@@ -38,10 +38,15 @@ class TokenAuth(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Actor:
-        found = ApiToken.objects.filter(token_hash=ApiToken.hash(token), revoked_at=None).first()
+        found = ApiToken.objects.filter(token_hash=ApiToken.hash(token)).first()
+        now = timezone.now()
         if found is None:
-            raise AuthenticationError(message=BAD_TOKEN)
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+            raise AuthenticationError(message=f"invalid API token; {NEW_TOKEN}")
+        if found.state(now) == "revoked":
+            raise AuthenticationError(message=f"this API token was revoked; {NEW_TOKEN}")
+        if found.state(now) == "expired":
+            raise AuthenticationError(message=f"this API token has expired; {NEW_TOKEN}")
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
         return Actor(name=f"token:{found.name}", scopes=frozenset(found.scopes), token_id=found.pk)
 
 

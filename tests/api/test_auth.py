@@ -4,14 +4,16 @@ token. A request that names a token is judged by that token alone."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
-from sagas.models import SagaInstance
+from sagas.models import ApiToken, SagaInstance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,3 +66,26 @@ def test_a_session_without_its_csrf_token_is_still_refused_with_403():
 def test_a_live_token_still_starts_sagas():
     api = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {issue('checkout')}")
     assert start(api).status_code == 201
+
+
+def test_a_revoked_token_gets_401_through_the_api():
+    raw = issue("checkout")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get("/api/sagas").status_code == 200
+    call_command("revoke_api_token", "checkout", stdout=StringIO())
+    r = api.get("/api/sagas")
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert start(api).status_code == 401
+    assert not SagaInstance.objects.exists()
+
+
+def test_an_expired_token_gets_401_and_one_before_its_expiry_works():
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {issue('checkout', '--expires-in', '30')}")
+    assert start(api).status_code == 201
+    ApiToken.objects.filter(name="checkout").update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    r = start(api)
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+    assert api.get("/api/sagas").status_code == 401
+    assert SagaInstance.objects.count() == 1
