@@ -17,9 +17,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from sagas.exceptions import SagaError
 from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepExecution
+from sagas.services import bulk
 from sagas.services.actions import ACTIONS, Actor, effect_of, perform
 
 
@@ -158,38 +161,80 @@ class SagaAdmin(admin.ModelAdmin):
         return self._may(request, "skip_step")
 
     def run_action(self, request: HttpRequest, queryset: QuerySet, name: str) -> Any:
+        """One saga: the action now, as the dashboard does. Several: a tracked bulk
+        operation (bulk permission, cap, reason rules), which workers carry out."""
         spec = ACTIONS[name]
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if spec.needs_reason and not form.is_valid():
-            return self._confirm(request, queryset, name, form)
         actor = Actor(name=request.user.get_username(), user=request.user)
-        reason = form.cleaned_data.get("reason", "") if form.is_bound and form.is_valid() else ""
-        applied, refused = 0, []
-        for saga in queryset:
-            try:
-                perform(saga.id, name, actor=actor, version=saga.version, reason=reason)
-                applied += 1
-            except PermissionDenied:
-                raise
-            except SagaError as exc:
-                refused.append(f"{saga.id}: {exc}")
-        if applied:
-            self.message_user(request, f"{name}: applied to {applied} saga(s)", messages.SUCCESS)
-        for line in refused[:20]:
-            self.message_user(request, f"{name} refused for {line}", messages.WARNING)
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        first_two = list(queryset[:2])
+        if not first_two:
+            self.message_user(request, "None of the selected sagas exist now.", messages.WARNING)
+            return None
+        single = len(first_two) == 1
+        try:
+            if spec.needs_reason and not form.is_valid():
+                # Several sagas: the preview also refuses early (permission, cap), before
+                # the operator writes a reason for nothing.
+                preview = None if single else bulk.preview(name, queryset, actor)
+                return self._confirm(request, queryset, name, form, preview)
+            reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
+            if single:
+                self._perform_one(request, first_two[0], name, actor, reason)
+            else:
+                self._start_bulk(request, queryset, name, actor, reason)
+        except (PermissionDenied, SagaError) as exc:  # TooManySagas, ReasonRequired included
+            self.message_user(request, f"{name} refused: {exc}", messages.ERROR)
         return None
 
+    def _perform_one(
+        self, request: HttpRequest, saga: SagaInstance, name: str, actor: Actor, reason: str
+    ) -> None:
+        perform(saga.id, name, actor=actor, version=saga.version, reason=reason)
+        self.message_user(request, f"{name}: applied to saga {saga.id}", messages.SUCCESS)
+
+    def _start_bulk(
+        self, request: HttpRequest, queryset: QuerySet, name: str, actor: Actor, reason: str
+    ) -> None:
+        if request.POST.get("select_across") == "1":
+            selection = {"admin filter": request.GET.urlencode() or "none"}
+        else:
+            selection = {"ids": [str(i) for i in queryset.values_list("id", flat=True)]}
+        operation = bulk.start(name, queryset, actor, reason=reason, selection=selection)
+        url = reverse("bulk-operation", args=[operation.id])
+        self.message_user(
+            request,
+            format_html(
+                '{}: queued for {} saga(s) as <a href="{}">bulk operation {}</a>; workers '
+                "carry it out saga by saga, and its page shows each saga's outcome.",
+                name,
+                operation.total,
+                url,
+                operation.id,
+            ),
+            messages.SUCCESS,
+        )
+
     def _confirm(
-        self, request: HttpRequest, queryset: QuerySet, name: str, form: ReasonForm
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        name: str,
+        form: ReasonForm,
+        preview: bulk.Preview | None,
     ) -> HttpResponse:
-        effects = [(saga, effect_of(saga, name)) for saga in queryset[:100]]
+        across = request.POST.get("select_across") == "1"
+        effects = [] if preview else [(saga, effect_of(saga, name)) for saga in queryset[:100]]
         context = {
             **self.admin_site.each_context(request),
             "title": f"{name.capitalize()}: confirm",
             "action": name,
             "summary": ACTIONS[name].summary,
             "effects": effects,
-            "queryset": queryset,
+            "preview": preview,
+            # Select-all posts the changelist's filter again, not every id it matched (the
+            # changelist still wants one checked box to run an action at all).
+            "select_across": across,
+            "selected": queryset.values_list("pk", flat=True)[: 1 if across else None],
             "form": form,
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
