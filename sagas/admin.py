@@ -3,6 +3,7 @@
 Sagas are read-only here (their state changes only through the state machine); the repair
 actions are admin actions that call the same service layer, with the same permissions,
 as the dashboard and the API. The operator-action audit log is read-only for everyone.
+API tokens are listed and revoked here, never made or edited (see ApiTokenAdmin).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from sagas.exceptions import SagaError
-from sagas.models import OperatorAction, SagaEvent, SagaInstance, StepExecution
+from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepExecution
+from sagas.services import bulk
 from sagas.services.actions import ACTIONS, Actor, effect_of, perform
 
 
@@ -157,38 +161,80 @@ class SagaAdmin(admin.ModelAdmin):
         return self._may(request, "skip_step")
 
     def run_action(self, request: HttpRequest, queryset: QuerySet, name: str) -> Any:
+        """One saga: the action now, as the dashboard does. Several: a tracked bulk
+        operation (bulk permission, cap, reason rules), which workers carry out."""
         spec = ACTIONS[name]
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if spec.needs_reason and not form.is_valid():
-            return self._confirm(request, queryset, name, form)
         actor = Actor(name=request.user.get_username(), user=request.user)
-        reason = form.cleaned_data.get("reason", "") if form.is_bound and form.is_valid() else ""
-        applied, refused = 0, []
-        for saga in queryset:
-            try:
-                perform(saga.id, name, actor=actor, version=saga.version, reason=reason)
-                applied += 1
-            except PermissionDenied:
-                raise
-            except SagaError as exc:
-                refused.append(f"{saga.id}: {exc}")
-        if applied:
-            self.message_user(request, f"{name}: applied to {applied} saga(s)", messages.SUCCESS)
-        for line in refused[:20]:
-            self.message_user(request, f"{name} refused for {line}", messages.WARNING)
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        first_two = list(queryset[:2])
+        if not first_two:
+            self.message_user(request, "None of the selected sagas exist now.", messages.WARNING)
+            return None
+        single = len(first_two) == 1
+        try:
+            if spec.needs_reason and not form.is_valid():
+                # Several sagas: the preview also refuses early (permission, cap), before
+                # the operator writes a reason for nothing.
+                preview = None if single else bulk.preview(name, queryset, actor)
+                return self._confirm(request, queryset, name, form, preview)
+            reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
+            if single:
+                self._perform_one(request, first_two[0], name, actor, reason)
+            else:
+                self._start_bulk(request, queryset, name, actor, reason)
+        except (PermissionDenied, SagaError) as exc:  # TooManySagas, ReasonRequired included
+            self.message_user(request, f"{name} refused: {exc}", messages.ERROR)
         return None
 
+    def _perform_one(
+        self, request: HttpRequest, saga: SagaInstance, name: str, actor: Actor, reason: str
+    ) -> None:
+        perform(saga.id, name, actor=actor, version=saga.version, reason=reason)
+        self.message_user(request, f"{name}: applied to saga {saga.id}", messages.SUCCESS)
+
+    def _start_bulk(
+        self, request: HttpRequest, queryset: QuerySet, name: str, actor: Actor, reason: str
+    ) -> None:
+        if request.POST.get("select_across") == "1":
+            selection = {"admin filter": request.GET.urlencode() or "none"}
+        else:
+            selection = {"ids": [str(i) for i in queryset.values_list("id", flat=True)]}
+        operation = bulk.start(name, queryset, actor, reason=reason, selection=selection)
+        url = reverse("bulk-operation", args=[operation.id])
+        self.message_user(
+            request,
+            format_html(
+                '{}: queued for {} saga(s) as <a href="{}">bulk operation {}</a>; workers '
+                "carry it out saga by saga, and its page shows each saga's outcome.",
+                name,
+                operation.total,
+                url,
+                operation.id,
+            ),
+            messages.SUCCESS,
+        )
+
     def _confirm(
-        self, request: HttpRequest, queryset: QuerySet, name: str, form: ReasonForm
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        name: str,
+        form: ReasonForm,
+        preview: bulk.Preview | None,
     ) -> HttpResponse:
-        effects = [(saga, effect_of(saga, name)) for saga in queryset[:100]]
+        across = request.POST.get("select_across") == "1"
+        effects = [] if preview else [(saga, effect_of(saga, name)) for saga in queryset[:100]]
         context = {
             **self.admin_site.each_context(request),
             "title": f"{name.capitalize()}: confirm",
             "action": name,
             "summary": ACTIONS[name].summary,
             "effects": effects,
-            "queryset": queryset,
+            "preview": preview,
+            # Select-all posts the changelist's filter again, not every id it matched (the
+            # changelist still wants one checked box to run an action at all).
+            "select_across": across,
+            "selected": queryset.values_list("pk", flat=True)[: 1 if across else None],
             "form": form,
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
@@ -226,3 +272,79 @@ class OperatorActionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("live", "Live"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("live", "revoked", "expired"):
+            return getattr(queryset, self.value())()
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Read-only: a token is made by `manage.py create_api_token`, the one place that can
+    show its raw value once; here it can only be revoked. The hash is never shown."""
+
+    list_display = (
+        "name",
+        "scopes",
+        "state",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = (TokenStateFilter, "created_at")
+    search_fields = ("name",)
+    ordering = ("name",)
+    fields = ("name", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+
+    @admin.display(description="state")
+    def state(self, obj: ApiToken) -> str:
+        return obj.state()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the row records who had access, and until when
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Every field is read-only: a Save button would save nothing.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet) -> None:
+        revoked, already = [], []
+        for token in queryset.order_by("name"):
+            (revoked if token.revoke() else already).append(token.name)
+        if revoked:
+            self.message_user(
+                request,
+                f"Revoked {len(revoked)} token(s): {', '.join(revoked)}; "
+                "requests with them now get 401.",
+                messages.SUCCESS,
+            )
+        if already:
+            self.message_user(request, f"Already revoked: {', '.join(already)}.", messages.WARNING)

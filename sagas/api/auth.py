@@ -1,4 +1,9 @@
-"""Who is calling the API: a service with a bearer token, or a staff user with a session."""
+"""Who is calling the API: a service with a bearer token, or a staff user with a session.
+
+A request that carries an Authorization header is judged by that header alone: a token
+that is wrong gets 401 at once, and the session (whose CSRF check would answer 403 and hide
+the real problem) is not consulted.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,41 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from sagas.models import ApiToken
 from sagas.services.actions import Actor
 
+NEW_TOKEN = "ask for a new one (manage.py create_api_token)"
+BAD_HEADER = "the Authorization header must be 'Bearer <token>'"
+
+
+def names_credentials(request: HttpRequest) -> bool:
+    return bool(request.headers.get("Authorization"))
+
 
 class TokenAuth(HttpBearer):
     """`Authorization: Bearer sgs_...`, a token made by `manage.py create_api_token`."""
 
-    def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
-        found = ApiToken.objects.filter(token_hash=ApiToken.hash(token), revoked_at=None).first()
+    def __call__(self, request: HttpRequest) -> Actor | None:
+        if not names_credentials(request):
+            return None  # no header: the session may answer
+        scheme, _, token = request.headers["Authorization"].partition(" ")
+        if scheme.lower() != self.openapi_scheme or not token.strip():
+            raise AuthenticationError(message=BAD_HEADER)
+        return self.authenticate(request, token.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> Actor:
+        found = ApiToken.objects.filter(token_hash=ApiToken.hash(token)).first()
+        now = timezone.now()
         if found is None:
-            return None
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+            raise AuthenticationError(message=f"invalid API token; {NEW_TOKEN}")
+        if found.state(now) == "revoked":
+            raise AuthenticationError(message=f"this API token was revoked; {NEW_TOKEN}")
+        if found.state(now) == "expired":
+            raise AuthenticationError(message=f"this API token has expired; {NEW_TOKEN}")
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
         return Actor(name=f"token:{found.name}", scopes=frozenset(found.scopes), token_id=found.pk)
 
 
@@ -29,11 +55,20 @@ class StaffSessionAuth(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
+    def __call__(self, request: HttpRequest) -> Actor | None:
+        if names_credentials(request):
+            return None  # the request chose its credentials: TokenAuth has answered
+        if not _is_staff(request.user):
+            return None  # no operator's session to protect: 401, not a CSRF 403
+        return super().__call__(request)  # type: ignore[no-any-return]  # CSRF, then authenticate
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:
         user: Any = request.user
-        if user.is_authenticated and user.is_active and user.is_staff:
-            return Actor(name=user.get_username(), user=user)
-        return None
+        return Actor(name=user.get_username(), user=user) if _is_staff(user) else None
+
+
+def _is_staff(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
 
 
 def can_read(actor: Actor) -> bool:

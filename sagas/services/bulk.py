@@ -5,6 +5,9 @@ counts what would happen. `start` snapshots every matching saga with its version
 `BulkItem`; workers then apply the action item by item through `perform`, the same path
 as a single action, so each saga gets its own audit record, its own version check, and a
 saga that changed since the snapshot is skipped rather than acted on blindly.
+
+Items are carried out with the powers their starter has now: if that user or token is gone
+(deleted, revoked, expired) or lost the bulk permission, the remaining items fail.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from sagas.exceptions import ReasonRequired, SagaError
-from sagas.models import BulkItem, BulkOperation, SagaInstance
+from sagas.models import ApiToken, BulkItem, BulkOperation, SagaInstance
 
 from .actions import Actor, effect_of, perform, spec_for
 from .queries import SagaFilter
@@ -95,6 +98,12 @@ def start(
 ) -> BulkOperation:
     """Snapshot the selection and queue the operation; workers carry it out."""
     _check(action, actor)
+    if actor.user is None and actor.token_id is None:
+        # Workers act later as this owner, re-checked then; an owner they cannot find
+        # again would fail every item.
+        raise PermissionDenied(
+            f"{actor.name} is neither a user nor an API token; a bulk operation needs one"
+        )
     reason = (reason or "").strip()
     if spec_for(action).needs_reason and not reason:
         raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
@@ -109,6 +118,7 @@ def start(
             reason=reason,
             selection=selection or {},
             user=actor.user,
+            token_id=actor.token_id,
             actor=actor.name,
             total=len(rows),
         )
@@ -139,9 +149,11 @@ def work(limit: int = WORK_BATCH) -> int:
             .select_related("operation")
             .order_by("id")[:limit]
         )
-        users: dict[int, Any] = {}
+        owners: dict[int, Actor | str] = {}
         for item in items:
-            _carry_out(item, users)
+            if item.operation_id not in owners:
+                owners[item.operation_id] = _owner_of(item.operation)
+            _carry_out(item, owners[item.operation_id])
         for operation_id in {item.operation_id for item in items}:
             _finish_if_done(operation_id)
     return len(items)
@@ -164,33 +176,57 @@ def progress(operation: BulkOperation) -> dict[str, Any]:
     }
 
 
-def _carry_out(item: BulkItem, users: dict[int, Any]) -> None:
+def _carry_out(item: BulkItem, owner: Actor | str) -> None:
+    """Apply the operation's action to one saga as `owner`, or fail it with `owner` as why."""
     operation = item.operation
-    actor = _actor_of(operation, users)
-    try:
-        with transaction.atomic():
-            perform(
-                item.saga_id,
-                operation.action,
-                actor=actor,
-                version=item.version,
-                reason=operation.reason,
-            )
-        item.outcome, item.message = BulkItem.Outcome.APPLIED, ""
-    except SagaError as exc:
-        item.outcome, item.message = BulkItem.Outcome.SKIPPED, str(exc)
-    except PermissionDenied as exc:
-        item.outcome, item.message = BulkItem.Outcome.FAILED, str(exc) or "permission denied"
+    if isinstance(owner, str):
+        item.outcome, item.message = BulkItem.Outcome.FAILED, owner
+    else:
+        try:
+            with transaction.atomic():
+                perform(
+                    item.saga_id,
+                    operation.action,
+                    actor=owner,
+                    version=item.version,
+                    reason=operation.reason,
+                )
+            item.outcome, item.message = BulkItem.Outcome.APPLIED, ""
+        except SagaError as exc:
+            item.outcome, item.message = BulkItem.Outcome.SKIPPED, str(exc)
+        except PermissionDenied as exc:
+            item.outcome, item.message = BulkItem.Outcome.FAILED, str(exc) or "permission denied"
     item.finished_at = timezone.now()
     item.save(update_fields=["outcome", "message", "finished_at"])
 
 
-def _actor_of(operation: BulkOperation, users: dict[int, Any]) -> Actor:
-    if operation.user_id is None:
-        return Actor(name=operation.actor, scopes=frozenset({"operate"}))
-    if operation.user_id not in users:
-        users[operation.user_id] = get_user_model().objects.get(pk=operation.user_id)
-    return Actor(name=operation.actor, user=users[operation.user_id])
+def _owner_of(operation: BulkOperation) -> Actor | str:
+    """Who carries out the operation now: its starter as they are today, or why nobody may.
+
+    Never anyone more powerful: an operation whose user or token is gone has no owner left.
+    """
+    if operation.token_id is not None:
+        token = ApiToken.objects.filter(pk=operation.token_id).first()
+        if token is None:  # deleted since this batch began: SET_NULL not yet visible
+            return f"the token {operation.actor.removeprefix('token:')!r} was deleted"
+        state = token.state()
+        if state != "live":
+            return f"the token {token.name!r} {'was revoked' if state == 'revoked' else 'expired'}"
+        actor = Actor(name=operation.actor, scopes=frozenset(token.scopes), token_id=token.pk)
+    elif operation.user_id is not None:
+        user = get_user_model().objects.filter(pk=operation.user_id).first()
+        if user is None:
+            return "the operator no longer exists"
+        if not user.is_active:
+            return f"the operator {operation.actor!r} was deactivated"
+        actor = Actor(name=operation.actor, user=user)
+    elif operation.actor.startswith("token:"):  # usernames cannot hold ':'
+        return f"the token {operation.actor.removeprefix('token:')!r} was deleted"
+    else:
+        return "the operator no longer exists"
+    if not actor.may(BULK_PERMISSION):
+        return f"{actor.name} no longer has the permission {BULK_PERMISSION}"
+    return actor
 
 
 def _finish_if_done(operation_id: int) -> None:

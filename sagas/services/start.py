@@ -44,8 +44,9 @@ def start_saga(
     actor: str = "",
     trace_parent: tuple[str, str] | None = None,
 ) -> tuple[SagaInstance, bool]:
-    """Start a saga; returns (saga, created). A repeated Idempotency-Key with the same
-    request returns the first saga, with another request raises IdempotencyConflict.
+    """Start a saga; returns (saga, created). A repeated Idempotency-Key from the same
+    `actor` with the same request returns the first saga, with another request raises
+    IdempotencyConflict. Keys are per client: another actor's key is another key.
 
     The saga joins the trace `trace_parent` = (trace id, span id) names, or else the
     current span's; outside any trace it starts its own.
@@ -55,7 +56,7 @@ def start_saga(
     definition.validate_input(input)
     digest = request_hash(saga_type, input, correlation_id)
     if idempotency_key:
-        existing = _existing(idempotency_key, digest)
+        existing = _existing(actor, idempotency_key, digest)
         if existing is not None:
             return existing, False
     trace_id, parent_span_id = trace_parent or current_ids()
@@ -86,16 +87,18 @@ def start_saga(
             writer.flush()
             notify_due()
     except IntegrityError:
-        # Two requests with one Idempotency-Key raced; the other one's saga stands.
-        existing = _existing(idempotency_key, digest) if idempotency_key else None
+        # Two requests with one client's Idempotency-Key raced; the other one's saga stands.
+        existing = _existing(actor, idempotency_key, digest) if idempotency_key else None
         if existing is None:
             raise
         return existing, False
     return row, True
 
 
-def _existing(key: str, digest: str) -> SagaInstance | None:
-    existing = SagaInstance.objects.filter(idempotency_key=key).first()
+def _existing(actor: str, key: str, digest: str) -> SagaInstance | None:
+    # Scoped to the client, as the unique constraint is (saga_idempotency_key_per_client):
+    # a key another client picked must neither return nor reveal that client's saga.
+    existing = SagaInstance.objects.filter(created_by=actor, idempotency_key=key).first()
     if existing is not None and existing.request_hash != digest:
         raise IdempotencyConflict(
             f"Idempotency-Key {key!r} was first used for saga {existing.id} with a different "

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from sagas.models import OperatorAction, SagaInstance
+from sagas.models import BulkOperation, OperatorAction, SagaInstance
+from sagas.services import bulk
 from sagas.statuses import SagaStatus
 from tests.factories import start
 
@@ -77,7 +80,27 @@ def test_the_change_page_shows_history_and_changes_nothing(root):
     )
 
 
-def test_the_retry_action_goes_through_the_service_layer(root):
+def test_one_saga_is_acted_on_at_once_through_the_service_layer(root):
+    saga = failed_saga()
+    r = root.post(
+        CHANGELIST,
+        {"action": "action_retry", "index": "0", ACTION_CHECKBOX_NAME: [str(saga.id)]},
+        follow=True,
+    )
+    assert f"retry: applied to saga {saga.id}" in r.content.decode().lower()
+    assert OperatorAction.objects.filter(action="retry", actor="root").count() == 1
+    assert not BulkOperation.objects.exists()
+    done = start("ledger")
+    SagaInstance.objects.filter(id=done.id).update(status="completed", next_run_at=None)
+    r = root.post(
+        CHANGELIST,
+        {"action": "action_retry", "index": "0", ACTION_CHECKBOX_NAME: [str(done.id)]},
+        follow=True,
+    )
+    assert r.status_code == 200 and "only a failed saga" in r.content.decode().lower()
+
+
+def test_several_sagas_start_a_tracked_bulk_operation_that_workers_carry_out(root):
     sagas = [failed_saga(f"r-{i}") for i in range(3)]
     done = start("ledger")
     SagaInstance.objects.filter(id=done.id).update(status="completed", next_run_at=None)
@@ -90,9 +113,99 @@ def test_the_retry_action_goes_through_the_service_layer(root):
         },
         follow=True,
     )
-    page = r.content.decode().lower()
-    assert "retry: applied to 3 saga(s)" in page and "only a failed saga" in page
+    operation = BulkOperation.objects.get()
+    assert (operation.action, operation.total, operation.user.username) == ("retry", 4, "root")
+    url = reverse("bulk-operation", args=[operation.id])
+    assert f'href="{url}"' in r.content.decode()
+    assert not OperatorAction.objects.exists()  # the workers act, saga by saga
+    while bulk.work():
+        pass
+    outcomes = dict(operation.items.values_list("saga_id", "outcome"))
+    assert outcomes == {**{s.id: "applied" for s in sagas}, done.id: "skipped"}
     assert OperatorAction.objects.filter(action="retry", actor="root").count() == 3
+
+
+def test_several_sagas_need_the_bulk_permission_and_a_refusal_is_a_message_not_a_500():
+    sagas = [failed_saga(f"p-{i}") for i in range(2)]
+    retrier = staff("retry_saga")
+    r = retrier.post(
+        CHANGELIST,
+        {"action": "action_retry", "index": "0", ACTION_CHECKBOX_NAME: [str(s.id) for s in sagas]},
+        follow=True,
+    )
+    assert r.status_code == 200
+    assert "lacks the permission sagas.bulk_operate" in r.content.decode()
+    assert not BulkOperation.objects.exists() and not OperatorAction.objects.exists()
+    # one saga needs only the action's own permission
+    retrier.post(
+        CHANGELIST,
+        {"action": "action_retry", "index": "0", ACTION_CHECKBOX_NAME: [str(sagas[0].id)]},
+    )
+    assert OperatorAction.objects.filter(action="retry").count() == 1
+
+
+def test_the_bulk_cap_applies_to_the_admin_too(root, monkeypatch):
+    monkeypatch.setattr(bulk, "MAX_SAGAS", 2)
+    sagas = [failed_saga(f"cap-{i}") for i in range(3)]
+    r = root.post(
+        CHANGELIST,
+        {"action": "action_retry", "index": "0", ACTION_CHECKBOX_NAME: [str(s.id) for s in sagas]},
+        follow=True,
+    )
+    assert r.status_code == 200 and "more than 2 sagas" in r.content.decode()
+    assert not BulkOperation.objects.exists() and not OperatorAction.objects.exists()
+
+
+def test_a_bulk_compensate_previews_then_needs_a_reason(root):
+    sagas = [failed_saga(f"c-{i}") for i in range(2)]
+    data = {
+        "action": "action_compensate",
+        "index": "0",
+        ACTION_CHECKBOX_NAME: [str(s.id) for s in sagas],
+    }
+    confirm = root.post(CHANGELIST, data).content.decode().lower()
+    assert "2 sagas selected" in confirm and "compensate applies to 2 of them" in confirm
+    assert not BulkOperation.objects.exists()
+    again = root.post(CHANGELIST, {**data, "confirm": "yes", "reason": "  "}).content.decode()
+    assert "this field is required" in again.lower() and not BulkOperation.objects.exists()
+    root.post(CHANGELIST, {**data, "confirm": "yes", "reason": "customer called"}, follow=True)
+    operation = BulkOperation.objects.get()
+    assert (operation.action, operation.reason, operation.total) == (
+        "compensate",
+        "customer called",
+        2,
+    )
+
+
+def test_select_all_across_pages_takes_the_whole_filter(root):
+    sagas = [failed_saga(f"all-{i}") for i in range(3)]
+    start("ledger", {}, correlation_id="running-one")
+    r = root.post(
+        f"{CHANGELIST}?status__exact=failed",
+        {
+            "action": "action_retry",
+            "index": "0",
+            "select_across": "1",
+            ACTION_CHECKBOX_NAME: [str(sagas[0].id)],
+        },
+        follow=True,
+    )
+    assert r.status_code == 200
+    operation = BulkOperation.objects.get()
+    assert set(operation.items.values_list("saga_id", flat=True)) == {s.id for s in sagas}
+    # the confirmation page carries the filter, not the ids, to the confirmed request
+    data = {"action": "action_cancel", "index": "0", "select_across": "1"}
+    url = f"{CHANGELIST}?status__exact=failed"
+    confirm = root.post(url, {**data, ACTION_CHECKBOX_NAME: [str(sagas[0].id)]}).content.decode()
+    assert "3 sagas selected" in confirm and "select_across" in confirm
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', confirm)
+    posted: dict[str, list[str]] = {}
+    for field, value in hidden:
+        posted.setdefault(field, []).append(value)
+    assert len(posted[ACTION_CHECKBOX_NAME]) == 1  # one id, not every saga the filter matched
+    root.post(url, {**posted, "reason": "shop closed"}, follow=True)
+    cancel = BulkOperation.objects.get(action="cancel")
+    assert cancel.total == 3 and cancel.selection == {"admin filter": "status__exact=failed"}
 
 
 def test_compensate_asks_for_a_reason_and_shows_what_will_happen(root):

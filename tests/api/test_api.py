@@ -64,6 +64,35 @@ def test_same_idempotency_key_twice_gives_one_saga_and_another_body_gives_422(ap
     assert SagaInstance.objects.count() == 1
 
 
+def test_idempotency_keys_belong_to_the_client_that_sent_them(api):
+    out = StringIO()
+    call_command("create_api_token", "billing", "--scope", "start", stdout=out)
+    other = Client(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    mine = post(api, "/api/sagas", {"type": "order", "input": ORDER}, HTTP_IDEMPOTENCY_KEY="k-1")
+    # Another client that picks the same key gets its own saga, and never sees the first one.
+    theirs = post(
+        other, "/api/sagas", {"type": "order", "input": ORDER}, HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert (mine.status_code, theirs.status_code) == (201, 201), theirs.content
+    assert mine.json()["id"] != theirs.json()["id"]
+    # Each client's repeat still returns its own first saga.
+    again = post(api, "/api/sagas", {"type": "order", "input": ORDER}, HTTP_IDEMPOTENCY_KEY="k-1")
+    theirs_again = post(
+        other, "/api/sagas", {"type": "order", "input": ORDER}, HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert (again.status_code, again.json()["id"]) == (200, mine.json()["id"])
+    assert (theirs_again.status_code, theirs_again.json()["id"]) == (200, theirs.json()["id"])
+    # Another body under one client's key is still a conflict, and names no other client's saga.
+    conflict = post(
+        other,
+        "/api/sagas",
+        {"type": "order", "input": {**ORDER, "qty": 2}},
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+    assert conflict.status_code == 422 and mine.json()["id"] not in conflict.json()["detail"]
+    assert SagaInstance.objects.count() == 2
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
