@@ -1,20 +1,21 @@
 """ASGI entry point for daphne: HTTP through Django (static files included, so one process
 serves the whole UI) and the live websockets, which need a staff session and an Origin
-that is one of ALLOWED_HOSTS (a page on another site cannot open them with our cookie)."""
+that is the socket's own origin or a trusted one (see dashboard/live/origins.py): a page
+on another site cannot open them with our cookie."""
 
 import os
 
 import django
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 django.setup()
 
-from dashboard.routing import websocket_urlpatterns  # noqa: E402  (needs the apps loaded)
+from dashboard.live.origins import SameOriginValidator  # noqa: E402  (needs the apps loaded)
+from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from sagas.telemetry.setup import configure, traced_http  # noqa: E402
 
 configure("web")
@@ -22,8 +23,6 @@ configure("web")
 application = ProtocolTypeRouter(
     {
         "http": traced_http(ASGIStaticFilesHandler(get_asgi_application())),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
