@@ -59,5 +59,16 @@ def frames_per_second() -> float:
     return float(getattr(settings, "SAGASCOPE_LIVE_FRAMES_PER_SECOND", 5.0))
 
 
+def live_sockets_per_user() -> int:
+    """Live sockets one user may hold open in one web process; the next one is refused."""
+    return int(getattr(settings, "SAGASCOPE_LIVE_SOCKETS_PER_USER", 8))
+
+
+def replay_window() -> int:
+    """A list page further behind the newest event id than this reloads instead of
+    catching up, so that catching up never scans more events than this."""
+    return int(getattr(settings, "SAGASCOPE_LIVE_REPLAY_WINDOW", 10_000))
+
+
 def page_size() -> int:
     return int(getattr(settings, "SAGASCOPE_LIST_PAGE_SIZE", 50))

@@ -20,6 +20,7 @@ from . import frames
 from .access import is_staff, session_tag, still_staff, user_group
 from .budget import FrameBudget
 from .publisher import publisher
+from .quota import quota
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4429  # this user holds SAGASCOPE_LIVE_SOCKETS_PER_USER sockets already
 
 
 class Refused(SagaError):
@@ -64,6 +66,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         self.session_key = self.scope["session"].session_key
+        limit = conf.live_sockets_per_user()
+        if not quota.take(self.user_id, self, limit):
+            message = (
+                f"you have {limit} live pages open, the most this server allows one user: "
+                "close one, then reload this page"
+            )
+            await self.refuse("too_many_sockets", message, CLOSE_TOO_MANY)
+            return
         try:
             await self.prepare(self.params())
         except Refused as exc:
@@ -116,6 +126,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []
+        quota.give_back(self.user_id, self)
         self.stop()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
