@@ -7,6 +7,9 @@ from django.conf import settings
 from sagas.registry import registry
 
 DEFAULT_STUCK_SECONDS = 300.0
+# Multipart framing (boundaries, part headers) that Django does not count against
+# DATA_UPLOAD_MAX_MEMORY_SIZE: a form at Django's limit is somewhat larger on the wire.
+MULTIPART_FRAMING = 64 * 1024
 
 
 def jaeger_ui_url() -> str:
@@ -57,6 +60,24 @@ def frame_burst() -> int:
 def frames_per_second() -> float:
     """How fast a live socket's budget of client frames refills."""
     return float(getattr(settings, "SAGASCOPE_LIVE_FRAMES_PER_SECOND", 5.0))
+
+
+def live_sockets_per_user() -> int:
+    """Live sockets one user may hold open in one web process; the next one is refused."""
+    return int(getattr(settings, "SAGASCOPE_LIVE_SOCKETS_PER_USER", 8))
+
+
+def replay_window() -> int:
+    """A list page further behind the newest event id than this reloads instead of
+    catching up, so that catching up never scans more events than this."""
+    return int(getattr(settings, "SAGASCOPE_LIVE_REPLAY_WINDOW", 10_000))
+
+
+def request_body_limit() -> int | None:
+    """The largest request body the web server reads (see bodylimit.py): Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE plus the framing of a form; None, Django's "no limit", too."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return None if limit is None else int(limit) + MULTIPART_FRAMING
 
 
 def page_size() -> int:

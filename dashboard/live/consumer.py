@@ -1,5 +1,6 @@
 """The base of every live socket: staff only, join groups, accept, send a snapshot, then
-changes; client frames are parsed strictly and answered, never trusted, never fatal."""
+changes; client frames are parsed strictly and answered, never trusted, never fatal. The
+socket lives no longer than its staff session (see access.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from sagas.exceptions import SagaError
 
 from .. import conf
 from . import frames
+from .access import is_staff, session_tag, still_staff, user_group
 from .budget import FrameBudget
 from .publisher import publisher
+from .quota import quota
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4429  # this user holds SAGASCOPE_LIVE_SOCKETS_PER_USER sockets already
 
 
 class Refused(SagaError):
@@ -41,10 +45,6 @@ class NotFound(Refused):
     code = "not_found"
 
 
-def is_staff(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
-
-
 class LiveConsumer(AsyncWebsocketConsumer):
     """Subclasses set `prepare` (read the URL), `live_groups` and `snapshot`."""
 
@@ -54,12 +54,25 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.closed = False
         self.budget = FrameBudget(conf.frame_burst(), conf.frames_per_second())
         self.dropping = False
+        self.user_id: Any = None
+        self.session_key: str | None = None
 
     async def connect(self) -> None:
         # In-memory layer: pushes from other threads of this process land on this loop.
         publisher.adopt_loop(asyncio.get_running_loop())
-        if not is_staff(self.scope.get("user")):
+        user = self.scope.get("user")
+        if not is_staff(user):
             await self.close(code=CLOSE_FORBIDDEN)  # before accept: the handshake fails
+            return
+        self.user_id = user.pk
+        self.session_key = self.scope["session"].session_key
+        limit = conf.live_sockets_per_user()
+        if not quota.take(self.user_id, self, limit):
+            message = (
+                f"you have {limit} live pages open, the most this server allows one user: "
+                "close one, then reload this page"
+            )
+            await self.refuse("too_many_sockets", message, CLOSE_TOO_MANY)
             return
         try:
             await self.prepare(self.params())
@@ -69,7 +82,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         except SagaError as exc:  # InvalidQuery and friends: the URL's filters are wrong
             await self.refuse("bad_request", str(exc), CLOSE_BAD_REQUEST)
             return
-        for group in self.live_groups():
+        for group in [user_group(self.user_id), *self.live_groups()]:
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
         await self.accept()
@@ -77,17 +90,48 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def refuse(self, code: str, message: str, close_code: int) -> None:
         await self.accept()
+        await self.end(code, message, close_code)
+
+    async def end(self, code: str, message: str, close_code: int) -> None:
+        """Say why in an error frame, then close; nothing more is sent."""
         await self.send_frame({"type": "error", "code": code, "error": message})
         await self.close(code=close_code)
+        await self.leave()  # now: the client may be slow to answer the close, or never do
+
+    async def still_allowed(self) -> bool:
+        """Re-check the session; if it is gone or no longer staff, close with 4403."""
+        if await still_staff(self.session_key, self.user_id):
+            return True
+        await self.forbid()
+        return False
+
+    async def forbid(self) -> None:
+        message = "your session has ended or no longer has staff rights: log in again"
+        await self.end("forbidden", message, CLOSE_FORBIDDEN)
+
+    async def live_logged_out(self, message: dict[str, Any]) -> None:
+        # Closed without a re-check: the session is flushed just after the signal.
+        if message.get("session") == session_tag(self.session_key):
+            await self.forbid()
+
+    async def live_user_changed(self, message: dict[str, Any]) -> None:
+        await self.still_allowed()
 
     async def disconnect(self, code: int) -> None:
+        await self.leave()
+
+    async def leave(self) -> None:
+        """Stop everything that feeds this socket; safe to call twice."""
         self.closed = True
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []
+        quota.give_back(self.user_id, self)
         self.stop()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closed:  # closed by the server; the client has not noticed yet
+            return
         if not self.budget.spend():
             # Said once per flood: answering every dropped frame would be work without end.
             if not self.dropping:
@@ -98,6 +142,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         try:
             frame = frames.parse(text_data, bytes_data, conf.max_frame_bytes())
             kind = frame["type"]
+            if kind in ("ping", "replay") and not await self.still_allowed():
+                return
             if kind == "ping":
                 await self.send_frame({"type": "pong"})
             elif kind == "replay":

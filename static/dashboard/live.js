@@ -1,7 +1,13 @@
 // A websocket that reconnects by itself and, on reconnect, asks for what it missed: the
 // events after the last id it saw. The status in the header says which state it is in.
 
-const FINAL = { 4400: "refused: bad address", 4403: "not logged in as staff: log in again", 4404: "nothing to watch here" };
+// Close codes after which reconnecting cannot help (dashboard/live/consumer.py).
+const FINAL = {
+  4400: "refused: bad address",
+  4403: "not logged in as staff: log in again",
+  4404: "nothing to watch here",
+  4429: "too many live pages open: close one, then reload",
+};
 
 export class LiveSocket {
   constructor(path, { params = "", lastEventId = null, onFrame }) {

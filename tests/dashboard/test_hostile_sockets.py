@@ -95,13 +95,16 @@ def test_a_flood_of_replays_does_bounded_work(operator, budget):
     saga = start("ledger", {})
     reads: list[int] = []
 
+    # Counted on this thread, where the consumer's reads run (`connection` is per thread).
+    counted = database_sync_to_async(lambda: len(queries))
+
     async def scenario():
         ws = await opened(f"/ws/sagas/{saga.id}/", operator)
-        before = len(queries)
+        before = await counted()
         for _ in range(FLOOD):
             await ws.send_json_to({"type": "replay", "after": 0})
         answered = await drain(ws)
-        reads.append(len(queries) - before)
+        reads.append(await counted() - before)
         replays = [f for f in answered if f["type"] == "update"]
         limited = [f for f in answered if f.get("code") == "rate_limited"]
         # The burst is answered, the rest dropped unread with one notice: not 1,000 reads.
@@ -112,7 +115,8 @@ def test_a_flood_of_replays_does_bounded_work(operator, budget):
     # Outside the scenario: the consumer's reads run on this thread's connection.
     with CaptureQueriesContext(connection) as queries:
         run(scenario)
-    assert reads[0] <= budget * 3, reads  # a replay reads the saga, its events, its attempts
+    # A replay re-reads the session and the user, then the saga, its events, its attempts.
+    assert 0 < reads[0] <= budget * 5, reads
 
 
 def test_the_frame_budget_refills_so_a_calm_client_is_served_again():
