@@ -22,6 +22,9 @@ LIVE_PARAMS = (*PARAMS, "after")
 MAX_SEARCH = 200
 # Event ids are 64-bit; a bigger "after" would overflow the database's integer.
 MAX_EVENT_ID = 2**63 - 1
+# Times outside these years find no saga, and at the ends of Python's (years 1 and 9999)
+# turning them into UTC overflows; inside, any offset (< 24 h) converts safely.
+MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,10 @@ def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListQ
         raise InvalidQuery("'from' must be before 'to'", "from")
     cursor = get("cursor")
     if cursor:
-        decode_cursor(cursor)
+        created, _ = decode_cursor(cursor)
+        # The page's cursors hold a UTC time; any other reaches the database as it is.
+        if created.utcoffset() != timedelta(0) or not MIN_YEAR <= created.year <= MAX_YEAR:
+            raise InvalidQuery("cursor is not one this page made; follow its links", "cursor")
     return ListQuery(type=saga_type, status=status, q=q, start=start, end=end, cursor=cursor)
 
 
@@ -139,8 +145,13 @@ def _time(value: str, name: str) -> datetime | None:
         raise InvalidQuery(
             f"{name!r} must be a date and time like 2025-01-31T14:05, not {value!r}", name
         ) from None
-    # The page shows and takes UTC (settings.TIME_ZONE), so a bare time means UTC.
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise InvalidQuery(
+            f"{name!r} must be a date between {MIN_YEAR} and {MAX_YEAR}, not {value!r}", name
+        )
+    # The page shows and takes UTC (settings.TIME_ZONE), so a bare time means UTC. Kept in
+    # UTC: PostgreSQL refuses offsets it thinks unreal (over 15:59), which Python takes.
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _local(value: datetime | None) -> str | None:

@@ -35,6 +35,8 @@ SUMMARY_FIELDS = (
 )
 REASON_CHARS = 300
 TRACEBACK_CHARS = 8000
+# A traceback names server paths and code: it needs its own permission, beyond staff.
+TRACEBACK_PERMISSION = "sagas.view_traceback"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -73,7 +75,17 @@ def step_kinds(saga_type: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def attempt(a: StepExecution) -> dict[str, Any]:
+def sees_tracebacks(user: Any) -> bool:
+    """Whether `user` may see step tracebacks (superusers have every permission)."""
+    return bool(user is not None and user.has_perm(TRACEBACK_PERMISSION))
+
+
+def attempts(rows: Iterable[StepExecution], *, tracebacks: bool) -> list[dict[str, Any]]:
+    return [attempt(a, tracebacks=tracebacks) for a in rows]
+
+
+def attempt(a: StepExecution, *, tracebacks: bool) -> dict[str, Any]:
+    """One attempt; its traceback only when `tracebacks` (see sees_tracebacks)."""
     return {
         "id": a.id,
         "name": a.step_name,
@@ -90,7 +102,9 @@ def attempt(a: StepExecution) -> dict[str, Any]:
         "result": a.result,
         "error_type": a.error_type,
         "error_message": a.error_message,
-        "error_traceback": a.error_traceback[-TRACEBACK_CHARS:],
+        "error_traceback": a.error_traceback[-TRACEBACK_CHARS:] if tracebacks else "",
+        # So the page can say the box is empty for want of the permission, not of a traceback.
+        "traceback_hidden": bool(a.error_traceback) and not tracebacks,
         # Filled once participants report duplicate deliveries (the messaging issue).
         "duplicates": getattr(a, "duplicates", None),
     }
@@ -123,7 +137,11 @@ def saga_state(saga: SagaInstance) -> dict[str, Any]:
 
 
 def saga_detail(
-    saga: SagaInstance, attempts: Iterable[StepExecution], events: Iterable[SagaEvent]
+    saga: SagaInstance,
+    attempt_rows: Iterable[StepExecution],
+    events: Iterable[SagaEvent],
+    *,
+    tracebacks: bool,
 ) -> dict[str, Any]:
     """Everything the detail page draws, as its first state."""
     trace_url = f"{conf.jaeger_ui_url()}/trace/{saga.trace_id}" if saga.trace_id else None
@@ -134,7 +152,7 @@ def saga_detail(
         "trace_url": trace_url,
         "definition": list(saga.definition_steps or []),
         "kinds": step_kinds(saga.saga_type),
-        "attempts": [attempt(a) for a in attempts],
+        "attempts": attempts(attempt_rows, tracebacks=tracebacks),
         "events": [event(e) for e in events],
         "server_time": iso(timezone.now()),
     }

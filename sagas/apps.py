@@ -14,3 +14,6 @@ class SagasConfig(AppConfig):
         # Import every installed app's sagas.py and participants.py: defining a Saga or a
         # Participant registers it.
         autodiscover_modules("sagas", "participants")
+
+        # Registers the deploy checks of secrets (manage.py check --deploy).
+        from . import checks  # noqa: F401

@@ -1,5 +1,6 @@
 """No secret is committed: a SECRET_KEY literal is only ever the documented development
-default, and nothing in the repository looks like a real key or token."""
+default, which `check --deploy` refuses, and nothing in the repository looks like a real
+key or token."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import re
 import subprocess
 from pathlib import Path
 
+from sagas.checks import PUBLISHED_SECRET_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 
-# The development defaults the README and docker-compose.yml document; check --deploy
-# flags each (django-insecure- prefix, or shorter than 50 characters).
-DEVELOPMENT_DEFAULTS = {"django-insecure-sagascope-development-key-only", "dev-only-change-me"}
+# The development default the settings fall back to; docker-compose.yml has none (a test
+# there says so). check --deploy refuses it as an error (sagas/checks.py).
+DEVELOPMENT_DEFAULTS = {"django-insecure-sagascope-development-key-only"}
 
 # Shapes of real credentials: private keys, cloud and forge tokens, our own API tokens.
 CREDENTIALS = {
@@ -54,6 +57,7 @@ def test_secret_key_literals_are_only_the_development_defaults():
                 found.setdefault(match.group(1), []).append(str(path.relative_to(ROOT)))
     # Equal, not a subset: a pattern that stopped matching would make this test blind.
     assert set(found) == DEVELOPMENT_DEFAULTS, found
+    assert DEVELOPMENT_DEFAULTS <= PUBLISHED_SECRET_KEYS  # so a deployment cannot use it
 
 
 def test_nothing_committed_looks_like_a_credential():

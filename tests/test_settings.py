@@ -1,5 +1,6 @@
 """Settings come from the environment: `check --deploy` is clean with a production
-environment and fails on each insecure value, the development SECRET_KEY included."""
+environment and fails on each insecure value, the development SECRET_KEY included; weak or
+published secrets are errors (sagas/checks.py), so `--fail-level ERROR` refuses them too."""
 
 from __future__ import annotations
 
@@ -26,15 +27,26 @@ DEPLOY_VARIABLES = (
     "SECURE_HSTS_INCLUDE_SUBDOMAINS",
     "SECURE_HSTS_PRELOAD",
     "SECURE_PROXY_SSL_HEADER",
+    "SAGASCOPE_PARTICIPANT_URLS",
+    "SAGASCOPE_PARTICIPANT_SECRETS",
 )
 
 
-def run_deploy_check(**env: str) -> subprocess.CompletedProcess[str]:
+def run_deploy_check(
+    fail_level: str = "WARNING", deploy: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in DEPLOY_VARIABLES}
     environment.update({"DJANGO_SETTINGS_MODULE": "dashboard.settings", **env})
     return subprocess.run(
         # --fail-level WARNING: a deploy warning fails the command, as it should in CI.
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [
+            sys.executable,
+            "manage.py",
+            "check",
+            *(["--deploy"] * deploy),
+            "--fail-level",
+            fail_level,
+        ],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -60,8 +72,16 @@ def production(**changes: str) -> dict[str, str]:
         "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
         "SECURE_HSTS_PRELOAD": "1",
         "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO",
+        "SAGASCOPE_PARTICIPANT_URLS": "payment=http://payment:8102,shipping=http://shipping:8103",
+        "SAGASCOPE_PARTICIPANT_SECRETS": participant_secrets(),
         **changes,
     }
+
+
+def participant_secrets(**changes: str) -> str:
+    """Fresh secrets for the participants reached over HTTP, with `changes` (name=value)."""
+    values = {"payment": secrets.token_urlsafe(32), "shipping": secrets.token_urlsafe(32)}
+    return ",".join(f"{name}={value}" for name, value in {**values, **changes}.items())
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -89,6 +109,76 @@ def test_check_deploy_fails_on_each_insecure_setting(change, warning):
     result = run_deploy_check(**production(**change))
     assert result.returncode != 0
     assert warning in result.stdout + result.stderr
+
+
+GENERATE = "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("", "published development value"),  # unset: the settings' development key
+        ("django-insecure-sagascope-development-key-only", "published development value"),
+        ("dev-only-change-me", "published development value"),  # docker-compose.yml's, once
+        ("short-but-random-Xq3v9", "shorter than 50 characters"),
+        ("abcd" * 20, "fewer than 5 distinct characters"),
+        ("django-insecure-" + "a1B2c3D4e5F6g7H8i9J0" * 3, "django-insecure-"),
+    ],
+)
+def test_a_weak_or_published_secret_key_is_an_error_that_stops_a_deployment(key, problem):
+    # --fail-level ERROR is what docker-compose.yml's migrate service runs: errors stop it.
+    result = run_deploy_check("ERROR", **production(SECRET_KEY=key))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "sagas.E001" in output and "SECRET_KEY" in output and problem in output, output
+    assert GENERATE in output
+    if key:
+        assert key not in output  # the message names the setting, not its value
+
+
+@pytest.mark.parametrize(
+    ("participant", "secret", "problem"),
+    [
+        ("payment", "dev-only-payment", "published development value"),
+        ("shipping", "dev-only-shipping", "published development value"),
+        ("shipping", "only-31-characters-long-secret!", "shorter than 32 characters"),
+        ("payment", "", "no secret"),  # reached over HTTP, but nothing to sign with
+    ],
+)
+def test_a_weak_published_or_missing_participant_secret_is_an_error_naming_it(
+    participant, secret, problem
+):
+    secrets_value = participant_secrets(**{participant: secret})
+    result = run_deploy_check("ERROR", **production(SAGASCOPE_PARTICIPANT_SECRETS=secrets_value))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "sagas.E002" in output and f"participant {participant!r}" in output, output
+    assert problem in output and GENERATE in output, output
+    assert output.count("sagas.E002") == 1  # the other participant's secret is fine
+    if secret:
+        assert secret not in output
+
+
+def test_participant_secrets_given_as_a_dict_are_checked_too(settings):
+    from sagas.checks import check_secrets
+
+    settings.DEBUG = False
+    settings.SECRET_KEY = secrets.token_urlsafe(50)
+    settings.SAGASCOPE_PARTICIPANT_URLS = {"payment": "http://payment:8102"}
+    settings.SAGASCOPE_PARTICIPANT_SECRETS = {"payment": "dev-only-payment"}
+    errors = check_secrets(None)
+    assert [(e.id, "'payment'" in e.msg) for e in errors] == [("sagas.E002", True)]
+    settings.SAGASCOPE_PARTICIPANT_SECRETS = {"payment": secrets.token_urlsafe(32)}
+    assert check_secrets(None) == []
+
+
+def test_the_secret_checks_leave_development_alone():
+    # DEBUG on: a developer's machine (check --deploy still warns that DEBUG is on).
+    debug = run_deploy_check("ERROR", **production(DEBUG="1", SECRET_KEY=""))
+    assert debug.returncode == 0 and "sagas.E00" not in debug.stdout + debug.stderr
+    # A plain check (manage.py demo, the test runs) on the development key passes.
+    plain = run_deploy_check("ERROR", deploy=False)
+    assert plain.returncode == 0 and "sagas.E00" not in plain.stdout + plain.stderr
 
 
 def test_the_development_secret_key_is_flagged_and_a_real_one_is_not():

@@ -81,7 +81,9 @@ class SagaConsumer(LiveConsumer):
             self.last_id = max(self.last_id, events[-1].id)
         return {
             "saga": payloads.saga_state(saga),
-            "attempts": [payloads.attempt(a) for a in attempts],
+            "attempts": payloads.attempts(
+                attempts, tracebacks=payloads.sees_tracebacks(self.scope["user"])
+            ),
             "events": [payloads.event(e) for e in events],
             "behind": behind,
             "last_event_id": max(self.last_id, after),

@@ -25,6 +25,7 @@ from sagas.models import OperatorAction, SagaInstance
 from sagas.services.actions import ACTIONS, Actor, definition_of, perform
 from sagas.services.jsondiff import diff
 from sagas.services.start import validate_input
+from sagas.services.storable import MAX_DEPTH, json_problem
 
 from .. import operator
 from ..refusals import Refusal, json_refusal, message_of, status_of, wants_json
@@ -86,6 +87,12 @@ def parse_input(text: str) -> dict[str, Any]:
     """The operator's edited input: a JSON object, or a Refusal saying what is wrong."""
     try:
         value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise Refusal(
+            400,
+            f"The new input is nested too deeply to read; an input may be {MAX_DEPTH} levels deep.",
+            "input",
+        ) from None
     except json.JSONDecodeError as exc:
         raise Refusal(
             400,
@@ -102,6 +109,11 @@ def parse_input(text: str) -> dict[str, Any]:
             f"{kind.get(type(value), 'a number')}.",
             "input",
         )
+    # Checked here, before anything walks or writes it (the diff, the JSON answer): what
+    # the service layer would refuse is refused at the door, as the API's parser does.
+    problem = json_problem(value, "input")
+    if problem:
+        raise Refusal(400, f"The new input cannot be used: {problem}.", "input")
     return value
 
 

@@ -80,7 +80,8 @@ def saga_detail(request: HttpRequest, saga_id: UUID) -> HttpResponse:
 def detail_context(request: HttpRequest, saga: SagaInstance, **extra: Any) -> dict[str, Any]:
     attempts = saga.steps.order_by("started_at", "id")
     events = list(saga.events.order_by("-id")[:MAX_EVENTS])[::-1]
-    data = payloads.saga_detail(saga, attempts, events)
+    tracebacks = payloads.sees_tracebacks(request.user)
+    data = payloads.saga_detail(saga, attempts, events, tracebacks=tracebacks)
     data["last_event_id"] = events[-1].id if events else 0
     return {
         "page": "list",

@@ -41,6 +41,8 @@ def attempt(a: StepExecution) -> dict[str, Any]:
         "deadline": a.deadline,
         "duration_ms": a.duration_ms,
         "result": a.result,
+        # Never the traceback: it names server paths (the dashboard shows it to holders of
+        # sagas.view_traceback only; tests/api/test_tracebacks.py).
         "error": {"type": a.error_type, "message": a.error_message} if a.error_type else None,
         "duplicates": a.duplicates,
     }

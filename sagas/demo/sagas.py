@@ -1,7 +1,7 @@
 """The `order` saga: part of the product's contract; its outcome follows from its input.
 
 - `qty` above the SKU's available stock (each SKU starts with 100) -> OutOfStock at
-  reserve_inventory: the order is cancelled.
+  reserve_inventory: the order is cancelled. Input takes 1 to MAX_QTY (10,000).
 - `amount` over 1000 -> PaymentDeclined: the stock is released, the order cancelled.
 - `country` not served (AQ never is) -> ShippingRefused at the pivot: refund, release,
   cancel, in that order.
@@ -19,6 +19,9 @@ from sagas.exceptions import InvalidSagaInput
 from . import steps
 
 REMOTE_RETRY = Retry(max_attempts=5, backoff=0.2, max_backoff=10)
+# Far above any stock (100 a SKU) and far below the shop's integer columns (2**31 - 1), so
+# a huge quantity is refused at the door instead of failing in a step.
+MAX_QTY = 10_000
 
 
 def _pick(*keys: str) -> Any:
@@ -74,8 +77,8 @@ class OrderSaga(Saga):
         if not isinstance(sku, str) or not 0 < len(sku) <= 64:
             raise InvalidSagaInput("input.sku must be a string of 1 to 64 characters")
         qty = data.get("qty")
-        if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
-            raise InvalidSagaInput("input.qty must be a positive integer")
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= MAX_QTY:
+            raise InvalidSagaInput(f"input.qty must be a whole number from 1 to {MAX_QTY}")
         amount = data.get("amount")
         if (
             not isinstance(amount, (int, float))

@@ -205,6 +205,8 @@ function renderSelected() {
   text("attempt-result", pretty(a.result));
   document.getElementById("attempt-trace-box").hidden = !a.error_traceback;
   text("attempt-traceback", a.error_traceback);
+  // Tracebacks name server paths: the server sends them only with the view_traceback permission.
+  document.getElementById("attempt-trace-hidden").hidden = !a.traceback_hidden;
 }
 
 function summary(attempts) {

@@ -278,6 +278,45 @@ def test_an_edited_input_that_is_not_a_json_object_is_refused(staff_client, text
     assert SagaInstance.objects.get(id=saga.id).input == {"refuse_ship": True}
 
 
+def nested(depth: int, kind: str = "object") -> str:
+    """JSON text `depth` levels deep, written out: json.dumps itself cannot go that deep."""
+    opening, closing = ('{"a": ', "}") if kind == "object" else ("[", "]")
+    return "{" + '"deep": ' + opening * depth + "1" + closing * depth + "}"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # Past the interpreter's recursion limit: json.loads raised RecursionError (a 500).
+        (nested(5000), "nested too deeply to read"),
+        (nested(5000, "array"), "nested too deeply to read"),
+        # Read, but deeper than an input may be: the preview answered 200 with all of it in
+        # its diff; now refused where it enters, as the API's parser does.
+        (nested(900), "nested more than 64 levels deep"),
+        ('{"n": ' + "9" * 5000 + "}", "not valid JSON: Exceeds the limit"),  # already a 400
+    ],
+)
+def test_an_edited_input_too_deep_or_too_long_to_read_is_a_400(staff_client, text, message):
+    saga = make("failed_compensating")
+    diff = staff_client.post(reverse("saga-input-diff", args=[saga.id]), {"input": text})
+    assert diff.status_code == 400, diff.content[:300]
+    assert message in diff.json()["detail"] and diff.json()["field"] == "input"
+    response = act(staff_client, saga, "retry_with_input", reason="fix", input=text)
+    assert response.status_code == 400, response.content[:300]
+    assert message in response.json()["detail"]
+    assert not OperatorAction.objects.exists()
+    assert SagaInstance.objects.get(id=saga.id).input == {"refuse_ship": True}
+
+
+def test_an_edited_input_too_deep_is_a_400_page_for_a_plain_form_post(staff_client):
+    saga = make("failed_compensating")
+    url = reverse("saga-action", args=[saga.id, "retry_with_input"])
+    data = {"version": saga.version, "reason": "fix", "input": nested(5000)}
+    response = staff_client.post(url, data)
+    assert response.status_code == 400
+    assert "nested too deeply to read" in response.content.decode()
+
+
 def test_the_diff_preview_is_the_service_layers_diff(staff_client):
     saga = make("failed_compensating")
     url = reverse("saga-input-diff", args=[saga.id])

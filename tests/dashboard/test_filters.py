@@ -3,14 +3,19 @@ selects in SQL, or rows would appear live that a reload would not show (or the r
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
 
 from dashboard import conf, filters, overview, payloads
 from sagas.models import SagaInstance
+from sagas.services.queries import InvalidQuery
 from tests.factories import settle, start, worker
+
+from .conftest import communicator, run
+from .test_views import EXTREME_TIMES, ODD_OFFSET
 
 # The worker claims with the database clock, which a test-wide transaction would freeze.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,6 +49,46 @@ def test_live_matching_agrees_with_the_query():
         matched = {row["id"] for row in rows if query.matches(row)}
         assert matched == selected, params
         assert filters.parse(dict(_pairs(query.params()))) == query  # the URL round-trips
+
+
+@pytest.mark.parametrize("field", ["from", "to"])
+@pytest.mark.parametrize("value", EXTREME_TIMES)
+def test_the_list_socket_refuses_extreme_dates_with_a_frame_and_4400(operator, field, value):
+    # It crashed instead (close 1011): the time overflowed, or PostgreSQL refused its offset.
+    start("ledger", {})
+
+    async def scenario():
+        ws = communicator(f"/ws/sagas/?{urlencode({field: value})}", operator)
+        assert (await ws.connect(timeout=20))[0]
+        frame = await ws.receive_json_from(timeout=20)
+        assert (frame["type"], frame["code"]) == ("error", "bad_request")
+        assert f"{field!r} must be a date between 1970 and 2999" in frame["error"]
+        assert (await ws.receive_output(timeout=20))["code"] == 4400
+
+    run(scenario)
+
+
+def test_the_list_socket_takes_an_offset_postgresql_refuses_in_utc(operator):
+    start("ledger", {})  # created now, after the filter's end: not in the snapshot
+
+    async def scenario():
+        ws = communicator(f"/ws/sagas/?{urlencode({'to': ODD_OFFSET})}", operator)
+        assert (await ws.connect(timeout=20))[0]
+        frame = await ws.receive_json_from(timeout=20)
+        assert (frame["type"], frame["rows"]) == ("snapshot", [])
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_times_are_kept_in_utc_whatever_offset_they_were_given_in():
+    query = filters.parse({"from": "2025-01-01T02:00+02:00", "to": "2025-01-01T00:00-14:00"})
+    assert query.start == datetime(2025, 1, 1, tzinfo=UTC)
+    assert query.start.utcoffset() == timedelta(0)
+    assert query.end == datetime(2025, 1, 1, 14, 0, tzinfo=UTC)
+    with pytest.raises(InvalidQuery) as refused:
+        filters.parse({"to": "1969-12-31T23:59"})
+    assert refused.value.field == "to"
 
 
 def _pairs(qs: str):

@@ -3,6 +3,7 @@ the trace link. Operator actions: test_actions.py and test_bulk.py."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import timedelta
@@ -109,6 +110,54 @@ def test_unknown_filter_values_are_a_400_naming_the_field(staff_client, params, 
     response = staff_client.get(reverse("saga-list"), params)
     assert response.status_code == 400
     assert f"Bad filter <code>{field}</code>" in response.content.decode()
+
+
+def cursor_at(created: str) -> str:
+    """A cursor as the page makes them (base64 of [created_at, id]), at any time."""
+    raw = json.dumps([created, "00000000-0000-0000-0000-000000000000"]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# Each was a 500: these overflow Python's datetime when turned into UTC; ODD_OFFSET is an
+# offset Python takes and PostgreSQL refuses (DataError), now turned into UTC first.
+EXTREME_TIMES = ["0001-01-01T00:00+14:00", "9999-12-31T23:59-14:00"]
+ODD_OFFSET = "2025-01-01T00:00+23:59"
+
+
+@pytest.mark.parametrize("field", ["from", "to"])
+@pytest.mark.parametrize("value", [*EXTREME_TIMES, "0001-01-01T00:00", "9999-12-31"])
+def test_extreme_dates_are_a_400_naming_the_field(staff_client, field, value):
+    start("ledger", {})
+    response = staff_client.get(reverse("saga-list"), {field: value})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"Bad filter <code>{field}</code>" in html
+    assert "between 1970 and 2999" in html
+
+
+def test_an_offset_postgresql_refuses_is_turned_into_utc(staff_client):
+    saga = start("ledger", {})
+    response = staff_client.get(reverse("saga-list"), {"to": ODD_OFFSET})
+    assert response.status_code == 200
+    assert str(saga.id) not in response.content.decode()  # 2024-12-31T00:01 UTC: before it
+    assert "2024-12-31T00:01" in response.content.decode()  # the filter bar shows it in UTC
+
+
+@pytest.mark.parametrize("created", [*EXTREME_TIMES, ODD_OFFSET, "2025-01-01T00:00"])
+def test_a_cursor_at_an_extreme_or_local_time_is_a_400(staff_client, created):
+    # The page's cursors hold UTC times; "2025-01-01T00:00" is naive, which Django warns of.
+    start("ledger", {})
+    response = staff_client.get(reverse("saga-list"), {"cursor": cursor_at(created)})
+    assert response.status_code == 400
+    assert "Bad filter <code>cursor</code>" in response.content.decode()
+
+
+def test_dates_at_the_ends_of_the_range_are_taken(staff_client):
+    saga = start("ledger", {})
+    response = staff_client.get(
+        reverse("saga-list"), {"from": "1970-01-01T00:00+14:00", "to": "2999-12-31T23:59-14:00"}
+    )
+    assert response.status_code == 200 and str(saga.id) in response.content.decode()
 
 
 def test_a_type_no_longer_defined_still_filters_its_sagas(staff_client):

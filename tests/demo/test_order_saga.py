@@ -3,9 +3,15 @@ exactly what each path did and undid."""
 
 from __future__ import annotations
 
+import json
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
+from django.test import Client
 
 from sagas.demo.models import Order, Payment, Reservation, Shipment, StockItem
+from sagas.demo.sagas import MAX_QTY
 from sagas.models import SagaInstance
 from sagas.statuses import Phase, SagaStatus
 from tests.factories import settle, start, worker
@@ -69,3 +75,47 @@ def test_stock_is_shared_between_orders_of_one_sku():
     second = run("SHARED", qty=60)
     assert (first.status, second.status) == (SagaStatus.COMPLETED, SagaStatus.COMPENSATED)
     assert "60 requested, 40 available" in second.reason
+
+
+@pytest.fixture
+def api():
+    out = StringIO()
+    call_command("create_api_token", "shop", "--scope", "start", stdout=out)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+
+
+def post_order(api, **changes):
+    body = {
+        "type": "order",
+        "input": {"sku": "BOUND", "qty": 1, "amount": 10, "country": "FR", **changes},
+    }
+    return api.post("/api/sagas", json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        # Past PostgreSQL's integer: the order's insert failed in a step, with a traceback.
+        ("qty", 2_147_483_648),
+        ("qty", MAX_QTY + 1),
+        ("qty", 0),
+        ("qty", 1.5),
+        ("amount", 1e9 + 1),
+        ("amount", -1),
+    ],
+)
+def test_numbers_out_of_range_are_refused_at_start_naming_the_field(api, field, value):
+    response = post_order(api, **{field: value})
+    assert response.status_code == 422, response.content
+    assert f"input.{field}" in response.json()["detail"]
+    assert not SagaInstance.objects.exists()
+
+
+def test_the_largest_quantity_is_taken_and_completes_as_out_of_stock(api):
+    response = post_order(api, qty=MAX_QTY)
+    assert response.status_code == 201, response.content
+    settle(worker())
+    saga = SagaInstance.objects.get(id=response.json()["id"])
+    assert saga.status == SagaStatus.COMPENSATED  # a clean business refusal, not a crash
+    assert f"{MAX_QTY} requested, 100 available" in saga.reason
+    assert not saga.steps.exclude(error_traceback="").exists()
