@@ -114,7 +114,10 @@ if os.environ.get("REDIS_URL"):
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [os.environ["REDIS_URL"]],
+                # Above channels-redis's 5 s blocking pop: redis-py 8 reads with a 5 s
+                # timeout by default, which broke every idle socket every 10 s
+                # (redis/redis-py#4091).
+                "hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": 30}],
                 # Distinct prefixes keep deployments (or test runs) sharing one Redis apart.
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX") or "sagascope",
             },
