@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 
@@ -16,6 +16,9 @@ from sagas.models import SagaInstance
 from sagas.statuses import SagaStatus
 
 MAX_PAGE = 200
+# Times outside these years are refused: near year 1 or 9999 a UTC offset overflows
+# Python's datetime, and PostgreSQL refuses offsets Python takes (over 15:59).
+MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
 class InvalidQuery(SagaError):
@@ -51,10 +54,27 @@ class SagaFilter:
         if self.search:
             qs = qs.filter(_search(self.search))
         if self.created_after is not None:
-            qs = qs.filter(created_at__gte=self.created_after)
+            qs = qs.filter(created_at__gte=_utc(self.created_after, "created_after"))
         if self.created_before is not None:
-            qs = qs.filter(created_at__lt=self.created_before)
+            qs = qs.filter(created_at__lt=_utc(self.created_before, "created_before"))
         return qs
+
+
+def in_range(moment: datetime, field: str) -> datetime:
+    """`moment`, if its year is one a saga can have, in UTC (a naive one taken as UTC);
+    else InvalidQuery naming `field`."""
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise InvalidQuery(f"{field} must be a time between {MIN_YEAR} and {MAX_YEAR}", field)
+    return _utc(moment, field)
+
+
+def _utc(moment: datetime, field: str) -> datetime:
+    # Near years 1 and 9999 an offset overflows the conversion; PostgreSQL refuses some
+    # offsets Python takes (over 15:59), so what reaches it is always UTC.
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise InvalidQuery(f"{field} is too far in the past or future", field) from None
 
 
 def _search(text: str) -> Q:
@@ -71,12 +91,18 @@ def encode_cursor(saga: SagaInstance) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) a cursor holds; InvalidQuery for one this code did not make."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, saga_id = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(saga_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        moment = datetime.fromisoformat(created)
+        key = uuid.UUID(saga_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, RecursionError):
         raise InvalidQuery("cursor is not one this API returned", "cursor") from None
+    # Cursors hold a UTC time (encode_cursor); any other would reach the database as it is.
+    if moment.utcoffset() is None or moment.utcoffset().total_seconds() != 0:
+        raise InvalidQuery("cursor is not one this API returned", "cursor")
+    return in_range(moment, "cursor"), key
 
 
 def page(
