@@ -12,6 +12,7 @@ Items are carried out with the powers their starter has now: if that user or tok
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,9 +26,12 @@ from django.utils import timezone
 
 from sagas.exceptions import ReasonRequired, SagaError
 from sagas.models import ApiToken, BulkItem, BulkOperation, SagaInstance
+from sagas.transient import is_transient
 
 from .actions import Actor, effect_of, perform, spec_for
 from .queries import SagaFilter
+
+log = logging.getLogger(__name__)
 
 BULK_PERMISSION = "sagas.bulk_operate"
 MAX_SAGAS = 20_000
@@ -196,6 +200,12 @@ def _carry_out(item: BulkItem, owner: Actor | str) -> None:
             item.outcome, item.message = BulkItem.Outcome.SKIPPED, str(exc)
         except PermissionDenied as exc:
             item.outcome, item.message = BulkItem.Outcome.FAILED, str(exc) or "permission denied"
+        except Exception as exc:  # one saga this code cannot act on fails alone
+            if is_transient(exc):
+                raise
+            log.exception("bulk operation %s: saga %s failed", operation.id, item.saga_id)
+            item.outcome = BulkItem.Outcome.FAILED
+            item.message = f"could not be applied: {type(exc).__name__}: {exc}"[:2000]
     item.finished_at = timezone.now()
     item.save(update_fields=["outcome", "message", "finished_at"])
 

@@ -237,3 +237,17 @@ def test_when_the_token_that_started_an_operation_ends_the_remaining_items_fail(
     }
     assert {i.message for i in operation.items.filter(outcome="failed")} == {message}
     assert OperatorAction.objects.count() == 2
+
+
+def test_a_saga_the_code_cannot_act_on_fails_alone_and_the_operation_goes_on(root):
+    broken, *fine = failed(3)
+    SagaInstance.objects.filter(id=broken.id).update(definition_steps=42)  # unreadable
+    operation = bulk.start("retry", bulk.select(SagaFilter(type="ledger")), root)
+    run_all()
+    operation.refresh_from_db()
+    assert operation.status == BulkOperation.Status.DONE
+    item = operation.items.get(saga_id=broken.id)
+    assert item.outcome == "failed" and item.message.startswith("could not be applied: TypeError")
+    assert set(operation.items.filter(outcome="applied").values_list("saga_id", flat=True)) == {
+        s.id for s in fine
+    }
