@@ -247,5 +247,9 @@ def _ignored(
 
 
 def _bounded(body: Any) -> Any:
+    # Every staff user reads ignored replies in the history; a participant's traceback
+    # (server paths, code) is not theirs to read.
+    if isinstance(body, dict):
+        body = {key: value for key, value in body.items() if key != "traceback"}
     text = str(body)
     return body if len(text) <= 2000 else text[:2000]

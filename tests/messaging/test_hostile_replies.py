@@ -389,3 +389,14 @@ def test_a_failed_transient_reply_is_still_retried_under_the_same_key():
     retry = OutboxMessage.objects.filter(saga=saga, kind="command").order_by("id").last()
     assert retry.headers["attempt"] == 2
     assert retry.headers["idempotency_key"] == command.headers["idempotency_key"]
+
+
+def test_an_ignored_replys_history_entry_carries_no_participant_traceback():
+    saga, command = waiting()
+    body = failed("builtins.RuntimeError", "boom")
+    body["traceback"] = 'File "/srv/payment/handlers.py", line 7, in charge'
+    queue(answer(command, body), "payment")  # from the wrong participant: ignored
+    worker().tick()
+    event = SagaEvent.objects.get(type=EventType.REPLY_IGNORED)
+    assert event.payload["body"]["error"]["message"] == "boom"
+    assert "traceback" not in event.payload["body"] and "/srv/" not in str(event.payload)
