@@ -131,8 +131,10 @@ class Server:
 async def client(url: str, cookie: str, latencies: list[float], ready: asyncio.Event, done):
     from websockets.asyncio.client import connect
 
+    # The page's own origin (scheme, host and port): the server refuses any other.
+    origin = "http://" + url.split("://", 1)[1].split("/", 1)[0]
     async with connect(
-        url, origin="http://127.0.0.1", additional_headers={"Cookie": cookie}, max_size=None
+        url, origin=origin, additional_headers={"Cookie": cookie}, max_size=None
     ) as ws:
         json.loads(await ws.recv())  # the snapshot
         ready.set()
