@@ -188,6 +188,23 @@ SAGASCOPE_LEASE_SECONDS = float(os.environ.get("SAGASCOPE_LEASE_SECONDS", "30"))
 SAGASCOPE_POLL_INTERVAL = float(os.environ.get("SAGASCOPE_POLL_INTERVAL", "1.0"))
 SAGASCOPE_BATCH_SIZE = int(os.environ.get("SAGASCOPE_BATCH_SIZE", "50"))
 
+# Knobs read only when the environment sets them; sagas/conf.py and dashboard/conf.py
+# hold their defaults and say what each one does.
+for _name, _type in {
+    "SAGASCOPE_RELAY_VISIBILITY": float,
+    "SAGASCOPE_RELAY_TIMEOUT": float,
+    "SAGASCOPE_CIRCUIT_FAILURES": int,
+    "SAGASCOPE_CIRCUIT_COOLDOWN": float,
+    "SAGASCOPE_CIRCUIT_MAX_COOLDOWN": float,
+    "SAGASCOPE_ABANDON_AFTER": float,
+    "SAGASCOPE_LIVE_FRAME_BURST": int,
+    "SAGASCOPE_LIVE_FRAMES_PER_SECOND": float,
+    "SAGASCOPE_LIVE_SOCKETS_PER_USER": int,
+    "SAGASCOPE_LIVE_REPLAY_WINDOW": int,
+}.items():
+    if os.environ.get(_name):
+        globals()[_name] = _type(os.environ[_name])
+
 # Messaging: participants reached over HTTP, and their HMAC secrets (never in the repo).
 # "name=url,..." and "name=secret,..."; a participant without a URL uses the database.
 SAGASCOPE_PARTICIPANT_URLS = os.environ.get("SAGASCOPE_PARTICIPANT_URLS", "")

@@ -219,6 +219,33 @@ def test_database_and_channel_layer_follow_the_environment():
     assert out.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer"]
 
 
+def test_the_knobs_the_readme_lists_are_read_from_the_environment():
+    knobs = {
+        "SAGASCOPE_LIVE_FRAME_BURST": "3",
+        "SAGASCOPE_LIVE_FRAMES_PER_SECOND": "2.5",
+        "SAGASCOPE_LIVE_SOCKETS_PER_USER": "4",
+        "SAGASCOPE_RELAY_VISIBILITY": "2",
+        "SAGASCOPE_CIRCUIT_FAILURES": "9",
+        "SAGASCOPE_ABANDON_AFTER": "60",
+    }
+    code = (
+        "from sagas import conf; from dashboard import conf as d; "
+        "print(d.frame_burst(), d.frames_per_second(), d.live_sockets_per_user(), "
+        "conf.relay_visibility(), conf.circuit_failures(), conf.abandon_after())"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", **knobs}
+    env.pop("DATABASE_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.split() == ["3", "2.5", "4", "2.0", "9", "60.0"]
+
+
 def test_every_middleware_is_async_capable():
     # One sync-only middleware makes Django run each request under daphne on a thread that
     # waits for the event loop; a request in flight at SIGTERM then hangs the server.
