@@ -133,6 +133,10 @@ def _failed(d: type[Saga], s: SagaState, e: Failed) -> Transition:
         # A refusal is the outcome of this idempotency key: participants answer every copy
         # of a key with its first outcome, so no attempt under this key took effect.
         s = replace(s, possibly_done=False)
+    elif s.phase == Phase.FORWARD and d.steps[s.step].command_for(s.phase) is not None:
+        # A participant stores no transient failure: another copy of this command (delivery
+        # is at least once) may still succeed under the same key, so it may have happened.
+        s = replace(s, possibly_done=True)
     return _after_failure(d, s, effects, EventType.STEP_FAILED, payload, e.now, e.rand, e.business)
 
 

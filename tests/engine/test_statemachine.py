@@ -490,3 +490,47 @@ def test_a_saga_the_worker_cannot_record_stops_for_an_operator():
     assert finished.status == AttemptStatus.FAILED
     d.apply(RetryStep(d.tick(), "alice"))  # the operator's usual repairs apply
     assert d.state.status == SagaStatus.RUNNING
+
+
+class RemoteShop(Saga):
+    name = "remote-shop-test"
+    register = False
+    steps = [
+        Step("create", action=noop, compensation=noop),
+        Step(
+            "reserve",
+            command="inventory.reserve",
+            compensation="inventory.release",
+            timeout=5,
+            retry=Retry(max_attempts=2, backoff=1, jitter=0),
+        ),
+        Step("ship", command="shipping.schedule", pivot=True, timeout=5),
+    ]
+
+
+def test_a_transient_failure_from_a_participant_leaves_its_step_possibly_done():
+    # The participant's inbox stores no transient failure: another copy of the same command
+    # (delivery is at least once) may still succeed, so the step's compensation must run.
+    d = Driver(RemoteShop)
+    d.ok()
+    d.fail()  # reserve: a transient failure reply
+    assert d.state.possibly_done
+    d.begin()
+    d.apply(TimedOut(d.tick(), rand=0.5, delivered=False))  # the retry never left
+    assert d.state.status == SagaStatus.COMPENSATING
+    assert [RemoteShop.steps[i].name for i in d.state.plan] == ["reserve", "create"]
+
+
+def test_a_refusal_still_rules_out_a_participants_earlier_transient_failure():
+    d = Driver(RemoteShop)
+    d.ok()
+    d.fail()  # transient
+    d.fail(business=True)  # the same key refused: every copy gets this answer
+    assert [RemoteShop.steps[i].name for i in d.state.plan] == ["create"]
+
+
+def test_a_local_steps_transient_failure_is_not_possibly_done():
+    d = Driver()
+    d.ok()
+    d.fail()
+    assert not d.state.possibly_done
