@@ -531,9 +531,10 @@ class Worker:
                 ids = list(self.held)
             try:
                 if ids:
-                    SagaInstance.objects.filter(id__in=ids, lease_owner=self.id).update(
-                        lease_expires_at=Now() + timedelta(seconds=self.lease)
-                    )
+                    with transaction.atomic():
+                        _unlocked(
+                            SagaInstance.objects.filter(id__in=ids, lease_owner=self.id)
+                        ).update(lease_expires_at=Now() + timedelta(seconds=self.lease))
                 self._renew_stragglers()
             except Exception as exc:
                 log.warning("lease heartbeat failed: %s", exc)
@@ -603,6 +604,15 @@ class Worker:
             s.lost_leases,
             elapsed,
         )
+
+
+def _unlocked(qs: Any) -> Any:
+    """The rows of `qs` no other transaction holds, in id order: the heartbeat's UPDATE
+    then never waits on a commit (its own worker's included) that locks in id order, which
+    deadlocked; a skipped row is renewed by the next beat, or by that commit."""
+    return SagaInstance.objects.filter(
+        id__in=qs.order_by("id").select_for_update(skip_locked=True).values("id")
+    )
 
 
 def _begin(now: datetime) -> object:
