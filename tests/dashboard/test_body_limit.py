@@ -137,7 +137,7 @@ def test_a_body_declared_too_large_is_refused_before_it_is_sent(daphne):
 
 def test_a_chunked_body_is_cut_off_at_the_limit_and_memory_stays_flat(daphne):
     # Warm up: the first API request imports and builds what every later one reuses.
-    assert daphne.request("POST", "/api/sagas", b"{}")[0] == 403  # no token
+    assert daphne.request("POST", "/api/sagas", b"{}")[0] == 401  # no token
     before = daphne.peak_rss()
     total = 50 * MB
     chunk = b"x" * (64 * 1024)
@@ -171,7 +171,7 @@ def test_requests_under_the_limit_and_websockets_are_still_served(daphne, operat
     # Just under the limit: through to the API, which refuses it for want of a token.
     body = json.dumps({"type": "ledger", "input": {"pad": "x" * (limit - 100)}}).encode()
     status, answer = daphne.request("POST", "/api/sagas", body)
-    assert status == 403 and b"larger" not in answer, answer
+    assert status == 401 and b"larger" not in answer, answer
     frame = websocket_first_frame(daphne, "/ws/outbox/", operator._test_session)
     assert frame["type"] == "outbox"
 

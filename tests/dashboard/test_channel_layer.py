@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import threading
 import uuid
 
 import pytest
@@ -33,4 +34,18 @@ def test_an_idle_subscriber_outlives_the_blocking_pop(monkeypatch):
             await asyncio.wait_for(layer.receive(channel), timeout=11)
         await layer.flush()
 
-    asyncio.run(idle())
+    # A thread of its own: an event loop other tests left running must not be in the way.
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(idle())
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    if failures:
+        raise failures[0]
