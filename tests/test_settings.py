@@ -186,6 +186,18 @@ def test_the_development_secret_key_is_flagged_and_a_real_one_is_not():
     assert "security.W009" not in deploy_check(SECRET_KEY="x" * 20 + os.urandom(24).hex())
 
 
+def printed(code: str, env: dict[str, str]) -> str:
+    """What `code` prints in a fresh process with Django set up under `env`."""
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def test_database_and_channel_layer_follow_the_environment():
     code = (
         "from django.conf import settings as s; "
@@ -197,25 +209,11 @@ def test_database_and_channel_layer_follow_the_environment():
         "DATABASE_URL": "postgres://u@h:5432/d",
         "REDIS_URL": "redis://localhost:6379/0",
     }
-    out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = printed(code, env)
     assert out.split() == ["django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer"]
     env.pop("DATABASE_URL")
     env.pop("REDIS_URL")
-    out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = printed(code, env)
     assert out.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer"]
 
 
@@ -235,14 +233,7 @@ def test_the_knobs_the_readme_lists_are_read_from_the_environment():
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", **knobs}
     env.pop("DATABASE_URL", None)
-    out = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = printed(code, env)
     assert out.split() == ["3", "2.5", "4", "2.0", "9", "60.0"]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -89,6 +89,21 @@ def test_a_success_resets_the_count_of_failures_in_a_row():
     assert circuit().state == State.CLOSED
 
 
+def commands(n: int) -> datetime:
+    """`n` commands to payment, each of another saga (none waits for another); returns when."""
+    now = timezone.now()
+    for i in range(n):
+        OutboxMessage.objects.create(
+            kind="command",
+            destination="payment",
+            headers={"message_id": str(i)},
+            body={},
+            available_at=now,
+            created_at=now,
+        )
+    return now
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,16 +114,7 @@ def test_the_relay_stops_sending_to_an_open_circuit_and_probes_it(settings):
     port = _free_port()  # nothing listens: every delivery fails at once
     settings.SAGASCOPE_PARTICIPANT_URLS = {"payment": f"http://127.0.0.1:{port}"}
     settings.SAGASCOPE_PARTICIPANT_SECRETS = {"payment": "s"}
-    now = timezone.now()
-    for i in range(6):
-        OutboxMessage.objects.create(
-            kind="command",
-            destination="payment",
-            headers={"message_id": str(i)},
-            body={},
-            available_at=now,
-            created_at=now,
-        )
+    now = commands(6)
     relay = Relay(patience=2)
     relay.tick()
     assert circuit().state == State.OPEN
@@ -149,16 +155,7 @@ def test_a_probe_that_gets_through_closes_the_circuit(settings):
     for _ in range(3):
         circuits.record_failure("payment", "down")
     time.sleep(0.45)
-    now = timezone.now()
-    for i in range(3):
-        OutboxMessage.objects.create(
-            kind="command",
-            destination="payment",
-            headers={"message_id": str(i)},
-            body={},
-            available_at=now,
-            created_at=now,
-        )
+    commands(3)
     try:
         relay = Relay(patience=2)
         assert relay.tick() == 1  # the probe alone
