@@ -175,7 +175,7 @@ def table_health() -> dict[str, dict[str, int]]:
 
 
 def soak(args: argparse.Namespace, url: str) -> list[dict[str, object]]:
-    from sagas.engine.claim import database_now
+    from sagas.engine.leases import database_now
     from sagas.services.start import start_saga
 
     reset()

@@ -76,7 +76,7 @@ class Sagascope:
         from django.db import transaction
 
         from sagas.engine import statemachine
-        from sagas.engine.claim import database_now
+        from sagas.engine.leases import database_now
         from sagas.engine.store import TransitionWriter
         from sagas.models import SagaInstance
         from sagas.registry import registry

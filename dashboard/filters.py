@@ -19,8 +19,8 @@ from sagas.services.queries import (
     SagaFilter,
     decode_cursor,
 )
-from sagas.services.storable import text_problem
 from sagas.statuses import SagaStatus
+from sagas.storable import text_problem
 
 PARAMS = ("type", "status", "q", "from", "to", "cursor")
 # The live feeds take the list's filters plus the last event id the browser saw.

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Min
 
-from sagas.engine.claim import database_now
+from sagas.engine.leases import database_now
 from sagas.messaging import circuits
 from sagas.models import OutboxMessage
 

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Count, Max
 from django.db.models.functions import TruncMinute
 
-from sagas.engine.claim import database_now
+from sagas.engine.leases import database_now
 from sagas.models import SagaEvent, SagaInstance
 from sagas.registry import registry
 from sagas.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, SagaStatus

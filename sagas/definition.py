@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sagas.exceptions import BusinessError, SagaDefinitionError
+from sagas.registry import registry
 from sagas.statuses import Phase, StepKind
 
 
@@ -232,8 +233,6 @@ class Saga:
         validate_steps(name, list(cls.__dict__.get("steps") or []))
         cls.steps = list(cls.steps)
         if cls.__dict__.get("register", True):
-            from sagas.registry import registry
-
             registry.register(cls)
 
     @classmethod

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sagas.engine.worker import Worker
 from sagas.messaging import directory
 from sagas.messaging.transports import DatabaseTransport
 from sagas.models import SagaInstance
 from sagas.participant import participants
+from sagas.runtime.worker import Worker
 from sagas.services.start import start_saga
 from sagas.statuses import ACTIVE_STATUSES
 

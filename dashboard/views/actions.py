@@ -25,7 +25,7 @@ from sagas.models import OperatorAction, SagaInstance
 from sagas.services.actions import ACTIONS, Actor, definition_of, perform
 from sagas.services.jsondiff import diff
 from sagas.services.start import validate_input
-from sagas.services.storable import MAX_DEPTH, json_problem
+from sagas.storable import MAX_DEPTH, json_problem
 
 from .. import operator
 from ..refusals import Refusal, json_refusal, message_of, status_of, wants_json

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from sagas.engine.claim import database_now
+from sagas.engine.leases import database_now
 from sagas.messaging import circuits
 
 from .auth import can_read

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
 from ninja.parser import Parser
 
-from sagas.services.storable import json_problem, text_problem
+from sagas.storable import json_problem, text_problem
 
 # Deeper than any saga input may be (MAX_DEPTH), so that limit gets its own message.
 MAX_BODY_DEPTH = 100

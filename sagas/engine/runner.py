@@ -21,7 +21,7 @@ from django.db import connections, transaction
 from opentelemetry import context as otel_context
 
 from sagas.definition import Saga, Step, StepContext
-from sagas.services.storable import json_problem
+from sagas.storable import json_problem
 from sagas.telemetry.propagation import context_for
 
 from .state import ErrorInfo

@@ -17,6 +17,7 @@ from sagas.statuses import TERMINAL_STATUSES, Phase, SagaStatus
 from sagas.telemetry.batch import SpanBatch
 from sagas.telemetry.ids import new_span_id
 
+from .commands import command_message
 from .state import AddAttempt, FinishAttempt, Record, SagaState, SendCommand, Transition
 from .wakeup import notify_commands
 
@@ -157,8 +158,6 @@ class TransitionWriter:
             self.new_attempts.append(attempt)
             self.known[attempt_key(row.id, effect.step, effect.phase, effect.attempt)] = attempt
         elif isinstance(effect, SendCommand):
-            from sagas.messaging.envelope import command_message
-
             message, producer = command_message(row, registry.find(row.saga_type), effect, now)
             self.messages.append(message)
             attempt = self.known[attempt_key(row.id, effect.step, effect.phase, effect.attempt)]

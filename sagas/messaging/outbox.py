@@ -18,11 +18,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from sagas.engine.commands import ORCHESTRATOR
 from sagas.engine.wakeup import notify_due
 from sagas.models import OutboxMessage
 
 PENDING = OutboxMessage.Status.PENDING
-ORCHESTRATOR = "orchestrator"  # where every reply goes
 EXPIRED = "expired: its attempt timed out before delivery; a retry supersedes it"
 WITHDRAWN = "withdrawn: its attempt timed out before it was delivered"
 

@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic import ValidationError as _Invalid
 
-from sagas.services.storable import json_problem
+from sagas.storable import json_problem
 
 from .envelope import MalformedMessage
 

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from sagas.definition import Saga
 from sagas.engine import statemachine
-from sagas.engine.claim import database_now
+from sagas.engine.leases import database_now
 from sagas.engine.state import (
     CancelSaga,
     CompensateSaga,
@@ -38,7 +38,7 @@ from sagas.exceptions import (
 )
 from sagas.models import OperatorAction, SagaInstance
 from sagas.registry import registry
-from sagas.services.storable import text_problem
+from sagas.storable import text_problem
 from sagas.telemetry.spans import operator_span
 
 from .effects import Effect, describe

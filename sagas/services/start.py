@@ -11,16 +11,15 @@ from django.db import IntegrityError, transaction
 
 from sagas import conf
 from sagas.engine import statemachine
-from sagas.engine.claim import database_now
+from sagas.engine.leases import database_now
 from sagas.engine.store import TransitionWriter
 from sagas.engine.wakeup import notify_due
 from sagas.exceptions import IdempotencyConflict, InvalidSagaInput
 from sagas.models import SagaInstance
 from sagas.registry import registry
+from sagas.storable import json_problem, text_problem
 from sagas.telemetry.ids import new_span_id, new_trace_id
 from sagas.telemetry.propagation import current_ids
-
-from .storable import json_problem, text_problem
 
 MAX_CORRELATION_ID = 200
 MAX_IDEMPOTENCY_KEY = 200

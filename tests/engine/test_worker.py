@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from sagas.definition import Retry, Saga, Step
-from sagas.engine.claim import claim
+from sagas.engine.leases import claim
 from sagas.models import SagaEvent, SagaInstance, StepExecution
 from sagas.registry import registry
 from sagas.statuses import AttemptStatus, EventType, Phase, SagaStatus

@@ -17,10 +17,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from sagas.demo.traffic import Traffic
-from sagas.engine.worker import Worker
 from sagas.messaging.transports import DatabaseTransport
 from sagas.participant import participants
 from sagas.participant.faults import Faults
+from sagas.runtime.worker import Worker
 from sagas.telemetry.setup import configure, shutdown
 
 log = logging.getLogger("sagas.demo")

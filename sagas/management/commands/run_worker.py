@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from sagas.engine.worker import Worker
+from sagas.runtime.worker import Worker
 from sagas.telemetry.setup import configure, shutdown
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -27,43 +26,32 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Min
-from django.db.models.functions import Coalesce, Greatest, Now
 
 from sagas import conf
 from sagas.definition import Saga, StepContext
+from sagas.engine import leases, statemachine
+from sagas.engine.leases import claim, lock_fenced
+from sagas.engine.runner import Job, Outcome, Runner, call, call_atomic
+from sagas.engine.state import Begin, SagaState
+from sagas.engine.store import LEASE_FIELDS, AttemptKey, TransitionWriter, attempt_key, state_of
+from sagas.engine.wakeup import Waiter
 from sagas.exceptions import ActionNotAllowed
-from sagas.messaging import circuits, outbox, replies
+from sagas.messaging import outbox
 from sagas.models import SagaInstance, StepExecution
 from sagas.registry import registry
-from sagas.services import bulk
-from sagas.statuses import ACTIVE_STATUSES, AttemptStatus, Phase
+from sagas.services import bulk, replies
+from sagas.statuses import ACTIVE_STATUSES, Phase
 from sagas.transient import is_transient
 
-from . import statemachine
-from .claim import claim, database_now, lock_fenced
-from .runner import Job, Outcome, Runner, call, call_atomic
-from .state import (
-    Begin,
-    Broken,
-    Deferred,
-    DefinitionChanged,
-    Failed,
-    Lost,
-    SagaState,
-    Succeeded,
-    TimedOut,
-)
-from .store import LEASE_FIELDS, AttemptKey, TransitionWriter, attempt_key, state_of
-from .wakeup import Waiter, notify_due
+from . import events
+from .events import EventMaker
+from .stragglers import Stragglers
 
 log = logging.getLogger("sagas.worker")
-
-EventMaker = Callable[[datetime], object]
 
 
 @dataclass
@@ -121,10 +109,7 @@ class Worker:
         self._offset = 0.0  # database clock minus this machine's clock, seen at each commit
         self._heartbeat = threading.Thread(target=self._beat, daemon=True) if heartbeat else None
         self._waiter: Waiter | None = None
-        # Timed-out local attempts whose threads still run: saga id -> (thread's future,
-        # monotonic time after which the worker stops waiting for it).
-        self._stragglers: dict[uuid.UUID, tuple[Future[Outcome], float]] = {}
-        self._abandon_after = conf.abandon_after()
+        self._stragglers = Stragglers(self.lease, conf.abandon_after())
 
     # The loop
 
@@ -149,7 +134,7 @@ class Worker:
                     self._report()
                     last_report = time.monotonic()
             self.drain()
-            self._wait_for_stragglers()
+            self._stragglers.wait_all(self.id)
         finally:
             self._waiter.close()
             self._runner.close()
@@ -176,7 +161,7 @@ class Worker:
         Returns how many sagas moved."""
         self.stats.ticks += 1
         applied = self._replies()
-        self._release_stragglers()
+        self._stragglers.release(self.id)
         self._claim()
         self._collect()
         ready = [saga_id for saga_id, held in self.held.items() if held.ready]
@@ -206,36 +191,26 @@ class Worker:
         if not claimed:
             return
         rows = SagaInstance.objects.filter(id__in=list(claimed))
-        in_flight = {r.id: r for r in rows if r.in_flight}
-        running = self._running_attempts(list(in_flight.values()))
+        running = leases.running_attempts(r for r in rows if r.in_flight)
+        for attempt in running.values():
+            key = attempt_key(attempt.saga_id, attempt.step_index, attempt.phase, attempt.attempt)
+            self._attempts[key] = attempt
         for row in rows:
             definition = registry.find(row.saga_type)
-            held = Held(row, claimed[row.id], definition, _begin)
+            held = Held(row, claimed[row.id], definition, events.begin)
             try:
                 if definition is None:
                     why = f"saga type '{row.saga_type}' is no longer defined in this code"
-                    held.pending = _definition_changed(why)
+                    held.pending = events.definition_changed(why)
                 elif (why := definition.incompatibility(list(row.definition_steps))) is not None:
-                    held.pending = _definition_changed(why)
+                    held.pending = events.definition_changed(why)
                 elif row.in_flight:
-                    held.pending = _recover(running.get(row.id), definition, row)
+                    held.pending = events.recover(running.get(row.id), definition, row)
             except Exception as exc:  # a row this code cannot read: stop it, alone
                 log.exception("worker %s: saga %s cannot be resumed", self.id, row.id)
-                held.pending = _broken(f"{type(exc).__name__}: {exc}")
+                held.pending = events.broken(f"{type(exc).__name__}: {exc}")
             with self._lock:
                 self.held[row.id] = held
-
-    def _running_attempts(self, rows: list[SagaInstance]) -> dict[uuid.UUID, StepExecution]:
-        found: dict[uuid.UUID, StepExecution] = {}
-        for row in rows:
-            attempt = StepExecution.objects.filter(
-                saga_id=row.id, step_index=row.current_step, phase=row.phase, attempt=row.attempt
-            ).first()
-            if attempt is not None:
-                found[row.id] = attempt
-                key = attempt_key(row.id, row.current_step, row.phase, row.attempt)
-                self._attempts[key] = attempt
-        return found
 
     # Commit
 
@@ -294,7 +269,7 @@ class Worker:
                 if held is not None and fenced.get(saga_id) == held.epoch and now is not None:
                     row = SagaInstance.objects.get(id=saga_id)
                     transition = statemachine.apply(
-                        held.definition, state_of(row), _broken(reason)(now)
+                        held.definition, state_of(row), events.broken(reason)(now)
                     )
                     row.lease_owner = None
                     row.lease_expires_at = None
@@ -306,11 +281,7 @@ class Worker:
                 "worker %s: saga %s could not even be stopped; retrying it in 60s", self.id, saga_id
             )
             try:
-                SagaInstance.objects.filter(id=saga_id, lease_owner=self.id).update(
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    next_run_at=Now() + timedelta(seconds=60),
-                )
+                leases.put_off(saga_id, self.id, 60)
             except DatabaseError as again:
                 log.warning("worker %s: could not put saga %s off: %s", self.id, saga_id, again)
         self._forget(saga_id)
@@ -362,7 +333,7 @@ class Worker:
         if held.atomic_job is not None:
             outcome = call_atomic(held.atomic_job)
             held.atomic_job = None
-            held.pending = self._outcome_event(outcome)
+            held.pending = self._outcome(outcome)
         state = state_of(held.row)
         assert held.pending is not None
         event, held.pending = held.pending(now), None
@@ -419,7 +390,7 @@ class Worker:
                 held.deadline = time.monotonic() + job.step.timeout
         for job in jobs:
             if not job.step.atomic and not job.step.timeout:
-                self.held[job.key].pending = self._outcome_event(call(job))
+                self.held[job.key].pending = self._outcome(call(job))
 
     def _collect(self) -> None:
         """Turn finished and overdue pool attempts into pending outcomes."""
@@ -429,12 +400,11 @@ class Worker:
             if future is None:
                 continue
             if future.done():
-                held.pending = self._outcome_event(future.result())
+                held.pending = self._outcome(future.result())
             elif now >= held.deadline:
                 log.info("saga %s: attempt timed out; its late result will be dropped", held.row.id)
-                held.pending = self._outcome_event(Outcome("timed_out", time.time()))
-                with self._lock:
-                    self._stragglers[held.row.id] = (future, now + self._abandon_after)
+                held.pending = self._outcome(Outcome("timed_out", time.time()))
+                self._stragglers.add(held.row.id, future)
             else:
                 continue
             held.future = None
@@ -450,20 +420,8 @@ class Worker:
             return_when=FIRST_COMPLETED,
         )
 
-    def _outcome_event(self, outcome: Outcome) -> EventMaker:
-        rand = random.random()
-        offset = self._offset
-
-        def make(now: datetime) -> object:
-            at = min(now, datetime.fromtimestamp(outcome.at + offset, tz=UTC))
-            if outcome.kind == "succeeded":
-                return Succeeded(at, outcome.result)
-            if outcome.kind == "timed_out":
-                return TimedOut(at, rand)
-            assert outcome.error is not None
-            return Failed(at, outcome.error, outcome.business, rand)
-
-        return make
+    def _outcome(self, outcome: Outcome) -> EventMaker:
+        return events.outcome(outcome, self._offset)
 
     # Bookkeeping
 
@@ -479,9 +437,7 @@ class Worker:
         connections.close_all()
         time.sleep(1.0)
         try:
-            SagaInstance.objects.filter(lease_owner=self.id).update(
-                lease_owner=None, lease_expires_at=None
-            )
+            leases.release_all(self.id)
         except DatabaseError as again:
             log.warning("worker %s: database still unavailable: %s", self.id, again)
             connections.close_all()
@@ -507,19 +463,9 @@ class Worker:
         pause = self.poll_interval
         if running:
             pause = min(pause, min(h.deadline for h in running) - time.monotonic())
-        due = SagaInstance.objects.filter(
-            status__in=ACTIVE_STATUSES, next_run_at__isnull=False
-        ).aggregate(
-            at=Min(
-                Greatest(
-                    "next_run_at",
-                    Coalesce("lease_expires_at", "next_run_at"),
-                    Coalesce("busy_until", "next_run_at"),
-                )
-            )
-        )["at"]
+        due = leases.next_due()
         if due is not None:
-            pause = min(pause, (due - database_now()).total_seconds())
+            pause = min(pause, (due - leases.database_now()).total_seconds())
         if pause > 0 and self._waiter is not None:
             self._waiter.wait(pause)
 
@@ -531,63 +477,11 @@ class Worker:
                 ids = list(self.held)
             try:
                 if ids:
-                    with transaction.atomic():
-                        _unlocked(
-                            SagaInstance.objects.filter(id__in=ids, lease_owner=self.id)
-                        ).update(lease_expires_at=Now() + timedelta(seconds=self.lease))
-                self._renew_stragglers()
+                    leases.renew(ids, self.id, self.lease)
+                self._stragglers.renew()
             except Exception as exc:
                 log.warning("lease heartbeat failed: %s", exc)
         connections.close_all()
-
-    # Timed-out threads
-
-    def _renew_stragglers(self) -> None:
-        with self._lock:
-            ids = list(self._stragglers)
-        if ids:
-            SagaInstance.objects.filter(id__in=ids, busy_until__isnull=False).update(
-                busy_until=Now() + timedelta(seconds=self.lease)
-            )
-
-    def _release_stragglers(self) -> None:
-        """Let sagas go whose timed-out threads have ended, or been waited for too long."""
-        if not self._stragglers:
-            return
-        now = time.monotonic()
-        ended = []
-        for saga_id, (future, abandon_at) in list(self._stragglers.items()):
-            if future.done():
-                ended.append(saga_id)
-            elif now >= abandon_at:
-                log.error(
-                    "worker %s: saga %s: the thread of its timed-out attempt still runs after "
-                    "%.0fs; no longer waiting for it (its effect may still land)",
-                    self.id,
-                    saga_id,
-                    self._abandon_after,
-                )
-                ended.append(saga_id)
-        if ended:
-            SagaInstance.objects.filter(id__in=ended).update(busy_until=None)
-            with self._lock:
-                for saga_id in ended:
-                    self._stragglers.pop(saga_id, None)
-            notify_due()
-
-    def _wait_for_stragglers(self) -> None:
-        """Before exiting, wait for timed-out threads (the interpreter would join them
-        anyway), keeping their sagas from running again until they end."""
-        if self._stragglers:
-            log.info(
-                "worker %s: waiting for %d timed-out step(s) to end", self.id, len(self._stragglers)
-            )
-        while self._stragglers:
-            self._release_stragglers()
-            futures = [future for future, _ in self._stragglers.values()]
-            if futures:
-                wait(futures, timeout=self.lease / 3, return_when=FIRST_COMPLETED)
-                self._renew_stragglers()
 
     def _held_ids(self) -> list[str]:
         return [str(saga_id) for saga_id in list(self.held)[:20]]
@@ -604,56 +498,3 @@ class Worker:
             s.lost_leases,
             elapsed,
         )
-
-
-def _unlocked(qs: Any) -> Any:
-    """The rows of `qs` no other transaction holds, in id order: the heartbeat's UPDATE
-    then never waits on a commit (its own worker's included) that locks in id order, which
-    deadlocked; a skipped row is renewed by the next beat, or by that commit."""
-    return SagaInstance.objects.filter(
-        id__in=qs.order_by("id").select_for_update(skip_locked=True).values("id")
-    )
-
-
-def _begin(now: datetime) -> object:
-    return Begin(now)
-
-
-def _definition_changed(why: str) -> EventMaker:
-    return lambda now: DefinitionChanged(now, why)
-
-
-def _broken(why: str) -> EventMaker:
-    return lambda now: Broken(now, why[:1000])
-
-
-def _recover(
-    attempt: StepExecution | None, definition: type[Saga], row: SagaInstance
-) -> EventMaker:
-    """The event for a saga claimed with an attempt in flight: a remote attempt whose
-    reply did not come by its deadline, or a local one whose worker is gone."""
-    atomic = definition.steps[row.current_step].atomic
-
-    def make(now: datetime) -> object:
-        rand = random.random()
-        if (
-            attempt is not None
-            and attempt.status == AttemptStatus.RUNNING
-            and (attempt.deadline is not None and attempt.deadline <= now)
-        ):
-            # Runs inside the commit: a command taken back undelivered did not happen.
-            delivered = attempt.message_id is None or not outbox.withdraw(attempt.message_id)
-            command = definition.steps[row.current_step].command_for(row.phase)
-            circuit = (
-                None
-                if delivered or command is None
-                else circuits.holding(command.partition(".")[0])
-            )
-            if circuit is not None:
-                until = max(circuit.retry_at or now, now) + timedelta(seconds=0.5)
-                why = f"{circuit.destination}'s circuit is {circuit.state}; no retry spent"
-                return Deferred(now, until, why)
-            return TimedOut(now, rand, delivered=delivered)
-        return Lost(now, atomic=atomic, rand=rand)
-
-    return make

@@ -1,12 +1,13 @@
-"""Replies landing: a reply advances its saga only if it matches the attempt that waits,
-and only if it comes from the participant that attempt's command went to.
+"""Applying participants' replies: a reply advances its saga only if it matches the
+attempt that waits, and only if it comes from the participant that attempt's command went
+to. The twin of actions.perform, for the answers of participants instead of operators.
 
 A late reply (its attempt timed out and was retried), a duplicate (its attempt already
 has an outcome), a reply from another participant or for an unknown saga is recorded as
 a `reply_ignored` event and changes nothing else. A reply the participant marked as a
 duplicate delivery also counts on its attempt's `duplicates`, so the dashboard can show
-what the inbox absorbed. A reply that fails the schema (schema.py), or whose write fails,
-is dead-lettered with the reason, alone: the rest of its batch is applied.
+what the inbox absorbed. A reply that fails the schema (messaging/schema.py), or whose
+write fails, is dead-lettered with the reason, alone: the rest of its batch is applied.
 """
 
 from __future__ import annotations
@@ -20,19 +21,18 @@ from django.db import transaction
 from django.db.models import F
 
 from sagas.engine import statemachine
-from sagas.engine.claim import database_now
+from sagas.engine.leases import database_now
 from sagas.engine.state import Begin, ErrorInfo, Failed, SagaState, Succeeded
 from sagas.engine.store import LEASE_FIELDS, TransitionWriter, state_of
 from sagas.engine.wakeup import notify_due
 from sagas.exceptions import ActionNotAllowed
+from sagas.messaging import outbox, schema
+from sagas.messaging.envelope import MalformedMessage
 from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepExecution
 from sagas.registry import registry
 from sagas.signals import publish_events_on_commit
 from sagas.statuses import ACTIVE_STATUSES, AttemptStatus, EventType
 from sagas.transient import is_transient
-
-from . import outbox, schema
-from .envelope import MalformedMessage
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""Claiming due sagas under a lease, in one statement, and fencing later writes by epoch.
+"""Every query a worker makes about its leases: claiming due sagas in one statement,
+fencing later writes by epoch, renewing and giving leases back, and the wait of sagas
+whose timed-out local attempts may still run (`busy_until`). The worker speaks to the
+database about leases through here only, as procrastinate's worker does through its manager.
 
 The claim is `SELECT ... FOR UPDATE SKIP LOCKED` inside a CTE feeding an `UPDATE ...
 RETURNING` on PostgreSQL (procrastinate's shape); SQLite serialises writers, so a plain
@@ -11,14 +14,17 @@ nothing (see `lock_fenced`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import connection
-from django.db.models.functions import Now
+from django.db import connection, transaction
+from django.db.models import Min
+from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 
-from sagas.models import SagaInstance
-from sagas.statuses import SagaStatus
+from sagas.models import SagaInstance, StepExecution
+from sagas.statuses import ACTIVE_STATUSES, SagaStatus
 
 _ACTIVE = f"'{SagaStatus.RUNNING.value}', '{SagaStatus.COMPENSATING.value}'"
 
@@ -99,3 +105,72 @@ def database_now() -> datetime:
 
 def _as_uuid(value: object) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def running_attempts(rows: Iterable[SagaInstance]) -> dict[uuid.UUID, StepExecution]:
+    """The attempt each of these in-flight sagas last started, where it was recorded."""
+    found: dict[uuid.UUID, StepExecution] = {}
+    for row in rows:
+        attempt = StepExecution.objects.filter(
+            saga_id=row.id, step_index=row.current_step, phase=row.phase, attempt=row.attempt
+        ).first()
+        if attempt is not None:
+            found[row.id] = attempt
+    return found
+
+
+def renew(ids: list[uuid.UUID], owner: str, seconds: float) -> None:
+    """Extend the leases `owner` still holds on these sagas."""
+    with transaction.atomic():
+        _unlocked(SagaInstance.objects.filter(id__in=ids, lease_owner=owner)).update(
+            lease_expires_at=Now() + timedelta(seconds=seconds)
+        )
+
+
+def release_all(owner: str) -> None:
+    """Give back every lease `owner` holds (after a rollback left its memory behind)."""
+    SagaInstance.objects.filter(lease_owner=owner).update(lease_owner=None, lease_expires_at=None)
+
+
+def put_off(saga_id: uuid.UUID, owner: str, seconds: float) -> None:
+    """Give back a saga `owner` cannot advance, due again only after `seconds`."""
+    SagaInstance.objects.filter(id=saga_id, lease_owner=owner).update(
+        lease_owner=None, lease_expires_at=None, next_run_at=Now() + timedelta(seconds=seconds)
+    )
+
+
+def next_due() -> datetime | None:
+    """When the next active saga becomes claimable (due, its lease and wait over)."""
+    return SagaInstance.objects.filter(
+        status__in=ACTIVE_STATUSES, next_run_at__isnull=False
+    ).aggregate(
+        at=Min(
+            Greatest(
+                "next_run_at",
+                Coalesce("lease_expires_at", "next_run_at"),
+                Coalesce("busy_until", "next_run_at"),
+            )
+        )
+    )["at"]
+
+
+def renew_busy(ids: list[uuid.UUID], seconds: float) -> None:
+    """Keep these sagas waiting while their timed-out attempts' threads still run."""
+    if ids:
+        SagaInstance.objects.filter(id__in=ids, busy_until__isnull=False).update(
+            busy_until=Now() + timedelta(seconds=seconds)
+        )
+
+
+def clear_busy(ids: list[uuid.UUID]) -> None:
+    """Their timed-out threads ended (or were given up on): claimable again."""
+    SagaInstance.objects.filter(id__in=ids).update(busy_until=None)
+
+
+def _unlocked(qs: Any) -> Any:
+    """The rows of `qs` no other transaction holds, in id order: the heartbeat's UPDATE
+    then never waits on a commit (its own worker's included) that locks in id order, which
+    deadlocked; a skipped row is renewed by the next beat, or by that commit."""
+    return SagaInstance.objects.filter(
+        id__in=qs.order_by("id").select_for_update(skip_locked=True).values("id")
+    )
