@@ -2,10 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from dashboard import views
 from sagas.api import api
 from sagas.api.health import healthz, readyz
-
-from . import views
 
 urlpatterns = [
     path("", views.overview, name="home"),
