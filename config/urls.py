@@ -1,25 +1,18 @@
+"""The site's URLs: the dashboard's pages, the login, the admin, the JSON API and the
+health probes."""
+
+from __future__ import annotations
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from dashboard import views
 from sagas.api import api
 from sagas.api.health import healthz, readyz
 
 urlpatterns = [
-    path("", views.overview, name="home"),
-    path("sagas/", views.saga_list, name="saga-list"),
-    path("sagas/<uuid:saga_id>/", views.saga_detail, name="saga-detail"),
-    # Before the action route, whose <action> would otherwise take these names.
-    path("sagas/<uuid:saga_id>/operator/", views.saga_operator, name="saga-operator"),
-    path("sagas/<uuid:saga_id>/input-diff/", views.input_diff, name="saga-input-diff"),
-    path("sagas/<uuid:saga_id>/<str:action>/", views.saga_action, name="saga-action"),
-    path("bulk/", views.bulk_operations, name="bulk-list"),
-    path("bulk/preview/", views.bulk_preview, name="bulk-preview"),
-    path("bulk/start/", views.bulk_start, name="bulk-start"),
-    path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
-    path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
-    path("outbox/", views.outbox, name="outbox"),
+    # No namespace: the dashboard's URL names ("home", "saga-list", ...) stay as they were.
+    path("", include("dashboard.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

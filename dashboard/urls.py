@@ -1,0 +1,24 @@
+"""The dashboard's pages; config/urls.py mounts them at the site's root, as
+dashboard/routing.py holds the dashboard's websockets for config/asgi.py."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.overview, name="home"),
+    path("sagas/", views.saga_list, name="saga-list"),
+    path("sagas/<uuid:saga_id>/", views.saga_detail, name="saga-detail"),
+    # Before the action route, whose <action> would otherwise take these names.
+    path("sagas/<uuid:saga_id>/operator/", views.saga_operator, name="saga-operator"),
+    path("sagas/<uuid:saga_id>/input-diff/", views.input_diff, name="saga-input-diff"),
+    path("sagas/<uuid:saga_id>/<str:action>/", views.saga_action, name="saga-action"),
+    path("bulk/", views.bulk_operations, name="bulk-list"),
+    path("bulk/preview/", views.bulk_preview, name="bulk-preview"),
+    path("bulk/start/", views.bulk_start, name="bulk-start"),
+    path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
+    path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
+    path("outbox/", views.outbox, name="outbox"),
+]
