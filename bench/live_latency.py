@@ -99,7 +99,7 @@ class Server:
         self.procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-                + ["dashboard.asgi:application"],
+                + ["config.asgi:application"],
                 cwd=ROOT,
                 env=env,
                 **quiet,

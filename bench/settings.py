@@ -1,7 +1,7 @@
 """Settings for benchmark processes: the project's, plus the benchmark's saga."""
 
-from dashboard.settings import *  # noqa: F403
-from dashboard.settings import INSTALLED_APPS
+from config.settings import *  # noqa: F403
+from config.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench.benchapp"]
 LOGGING = {

@@ -74,7 +74,7 @@ def replay_window() -> int:
 
 
 def request_body_limit() -> int | None:
-    """The largest request body the web server reads (see bodylimit.py): Django's
+    """The largest request body the web server reads (see config/bodylimit.py): Django's
     DATA_UPLOAD_MAX_MEMORY_SIZE plus the framing of a form; None, Django's "no limit", too."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return None if limit is None else int(limit) + MULTIPART_FRAMING

@@ -1,9 +1,9 @@
-from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import path
+"""The dashboard's pages; config/urls.py mounts them at the site's root, as
+dashboard/routing.py holds the dashboard's websockets for config/asgi.py."""
 
-from sagas.api import api
-from sagas.api.health import healthz, readyz
+from __future__ import annotations
+
+from django.urls import path
 
 from . import views
 
@@ -21,10 +21,4 @@ urlpatterns = [
     path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
     path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
     path("outbox/", views.outbox, name="outbox"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("admin/", admin.site.urls),
-    path("api/", api.urls),
-    path("healthz", healthz, name="healthz"),
-    path("readyz", readyz, name="readyz"),
 ]

@@ -1,7 +1,7 @@
 """Test settings: the project's, plus a test app whose sagas count their effects."""
 
-from dashboard.settings import *  # noqa: F403
-from dashboard.settings import INSTALLED_APPS
+from config.settings import *  # noqa: F403
+from config.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -74,7 +74,7 @@ def check_command(name: str, command: list[str], commands: dict[str, str]) -> No
 
 def read_variables() -> set[str]:
     names: set[str] = set()
-    for path in [*ROOT.joinpath("sagas").rglob("*.py"), ROOT / "dashboard" / "settings.py"]:
+    for path in [*ROOT.joinpath("sagas").rglob("*.py"), ROOT / "config" / "settings.py"]:
         source = path.read_text()
         names |= set(re.findall(r'environ(?:\.get)?\(\s*"([A-Z_]+)"', source))
         names |= set(re.findall(r'env_(?:bool|list)\("([A-Z_]+)"', source))

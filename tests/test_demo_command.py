@@ -33,7 +33,7 @@ def test_demo_serves_logs_in_and_runs_orders(tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{db}",
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("REDIS_URL", None)

@@ -36,7 +36,7 @@ def run_deploy_check(
     fail_level: str = "WARNING", deploy: bool = True, **env: str
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in DEPLOY_VARIABLES}
-    environment.update({"DJANGO_SETTINGS_MODULE": "dashboard.settings", **env})
+    environment.update({"DJANGO_SETTINGS_MODULE": "config.settings", **env})
     return subprocess.run(
         # --fail-level WARNING: a deploy warning fails the command, as it should in CI.
         [
@@ -205,7 +205,7 @@ def test_database_and_channel_layer_follow_the_environment():
     )
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": "postgres://u@h:5432/d",
         "REDIS_URL": "redis://localhost:6379/0",
     }
@@ -231,7 +231,7 @@ def test_the_knobs_the_readme_lists_are_read_from_the_environment():
         "print(d.frame_burst(), d.frames_per_second(), d.live_sockets_per_user(), "
         "conf.relay_visibility(), conf.circuit_failures(), conf.abandon_after())"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", **knobs}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **knobs}
     env.pop("DATABASE_URL", None)
     out = printed(code, env)
     assert out.split() == ["3", "2.5", "4", "2.0", "9", "60.0"]

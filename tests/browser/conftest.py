@@ -111,7 +111,7 @@ class Stack:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "dashboard.asgi:application",
+                "config.asgi:application",
             ],
         )
         deadline = time.monotonic() + 60

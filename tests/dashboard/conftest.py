@@ -55,7 +55,7 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 
 def communicator(path: str, user: Any = None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
-    from dashboard.asgi import application
+    from config.asgi import application
 
     headers = [(b"host", b"127.0.0.1")]
     if origin is not None:

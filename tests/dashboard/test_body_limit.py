@@ -84,7 +84,7 @@ def daphne(django_db_setup, tmp_path_factory) -> Iterator[Daphne]:
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [*command, "dashboard.asgi:application"],
+            [*command, "config.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from dashboard import settings as project_settings
+from config import settings as project_settings
 
 
 def settings_with_redis(monkeypatch: pytest.MonkeyPatch):

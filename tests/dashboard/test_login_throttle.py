@@ -137,7 +137,7 @@ def test_the_limits_come_from_the_environment():
     )
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOGIN_FAILURE_LIMIT": "3",
         "LOGIN_COOLOFF_MINUTES": "60",
     }

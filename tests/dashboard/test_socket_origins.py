@@ -15,7 +15,7 @@ PATH = "/ws/overview/"
 
 
 def socket(user, host: str, origin: str | None, **scope) -> WebsocketCommunicator:
-    from dashboard.asgi import application
+    from config.asgi import application
 
     headers = [(b"host", host.encode()), (b"cookie", f"sessionid={user._test_session}".encode())]
     if origin is not None:

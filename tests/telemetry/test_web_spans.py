@@ -35,7 +35,7 @@ def test_a_request_is_a_server_span_in_the_callers_trace(tmp_path):
     port = free_port()
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",  # the login page reads none
         "REDIS_URL": "",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
@@ -45,7 +45,7 @@ def test_a_request_is_a_server_span_in_the_callers_trace(tmp_path):
     with (tmp_path / "daphne.log").open("ab") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["dashboard.asgi:application"],
+            + ["config.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -10,7 +10,7 @@ it passes the limit; either way a 413 with a JSON {"detail"} and the connection 
 
 `install()` makes it the request class of every daphne server in this process, however
 started (the daphne command, runserver, `manage.py demo`): all of them load
-dashboard/asgi.py, which calls it. Websockets are unaffected: their request has no body.
+config/asgi.py, which calls it. Websockets are unaffected: their request has no body.
 """
 
 from __future__ import annotations

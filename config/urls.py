@@ -1,0 +1,22 @@
+"""The site's URLs: the dashboard's pages, the login, the admin, the JSON API and the
+health probes."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from sagas.api import api
+from sagas.api.health import healthz, readyz
+
+urlpatterns = [
+    # No namespace: the dashboard's URL names ("home", "saga-list", ...) stay as they were.
+    path("", include("dashboard.urls")),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+]
