@@ -3,7 +3,8 @@
 Each runs as its own process (`manage.py run_participant inventory`), or all inside the
 demo. The inbox gives each idempotency key one effect; the rows keep the key too, so the
 tests can count effects in the services' own tables. Compensations tolerate "never
-happened". Faults come from SAGASCOPE_FAULTS_<SERVICE> (see sagas/participant/faults.py).
+happened". Each is a FaultyParticipant: faults come from SAGASCOPE_FAULTS_<SERVICE> (see
+faults.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from sagas.exceptions import BusinessError
-from sagas.participant import Command, Participant
+from sagas.participant import Command
 
+from .faults import FaultyParticipant
 from .models import Confirmation, Payment, Reservation, Shipment, StockItem
 
 PAYMENT_LIMIT = Decimal("1000")
@@ -42,10 +44,10 @@ SERVED_COUNTRIES = frozenset(
     ]
 )
 
-inventory = Participant("inventory", "stock, with reserved-but-pending units")
-payment = Participant("payment", "charges and refunds; declines above the limit")
-shipping = Participant("shipping", "schedules shipments to served countries")
-email = Participant("email", "sends confirmations (irreversible, so it comes last)")
+inventory = FaultyParticipant("inventory", "stock, with reserved-but-pending units")
+payment = FaultyParticipant("payment", "charges and refunds; declines above the limit")
+shipping = FaultyParticipant("shipping", "schedules shipments to served countries")
+email = FaultyParticipant("email", "sends confirmations (irreversible, so it comes last)")
 
 
 class OutOfStock(BusinessError):

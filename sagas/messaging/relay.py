@@ -27,7 +27,6 @@ from sagas.engine.wakeup import COMMANDS, Waiter
 from sagas.models import OutboxMessage
 
 from . import circuits, directory, outbox, schema
-from .chaos import Redelivery
 from .envelope import MATCH_HEADERS, MalformedMessage
 from .transports import DeliveryError, HttpTransport
 
@@ -54,15 +53,13 @@ class Relay:
         self.transport = HttpTransport()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="relay")
         # Publishes still running, carried from tick to tick: one slow participant holds
-        # its own messages only, never the next batch for everybody else. The flag marks a
-        # chaos copy (tests only), which is not the row's own delivery.
-        self._in_flight: dict[Future[Result], tuple[OutboxMessage, bool]] = {}
+        # its own messages only, never the next batch for everybody else.
+        self._in_flight: dict[Future[Result], OutboxMessage] = {}
         self._lock = threading.Lock()
         self._circuits: dict[str, Any] = {}
         self.sent = 0
         self.failed = 0
         self._stop = threading.Event()
-        self._chaos = Redelivery()
 
     def tick(self) -> int:
         """Claim what fits beside the publishes in flight, start them, and settle those that
@@ -90,11 +87,16 @@ class Relay:
         # gives only the oldest of each), so they can go out concurrently; each is marked
         # sent (and its reply queued) as soon as its own publish returns.
         with self._lock:
-            for copy in self._chaos.release():  # chaos tests only: copies of earlier messages
-                self._in_flight[self._pool.submit(self._publish, copy)] = (copy, True)
-            for message in self._chaos.arrange(messages):
-                self._in_flight[self._pool.submit(self._publish, message)] = (message, False)
+            for message in self.arrange(messages):
+                self._in_flight[self._pool.submit(self._publish, message)] = message
         return self._settle(self.patience)
+
+    def arrange(self, messages: list[OutboxMessage]) -> list[OutboxMessage]:
+        """The order in which a claim goes out: as claimed. A subclass may reorder it."""
+        return messages
+
+    def delivered(self, message: OutboxMessage) -> None:
+        """Called once `message` is marked sent: nothing to do. A subclass may act here."""
 
     def _settle(self, timeout: float | None) -> int:
         """Record each publish as it returns (its mark overlaps the others' network time);
@@ -111,12 +113,8 @@ class Relay:
 
     def _record(self, future: Future[Result], down: set[str]) -> int:
         with self._lock:
-            message, copy = self._in_flight.pop(future)
+            message = self._in_flight.pop(future)
         reply, error = future.result()
-        if copy:  # a chaos copy: its reply may still be news
-            if reply is not None and error is None:
-                self._accept(message, reply)
-            return 0
         if error is not None:
             if message.destination not in down:
                 log.warning("relay: %s", error)
@@ -135,7 +133,7 @@ class Relay:
             if reply is not None:
                 self._accept(message, reply)
             outbox.mark_sent([message])
-        self._chaos.hold(message)
+        self.delivered(message)
         return 1
 
     def _accept(self, message: OutboxMessage, reply: Any) -> None:
@@ -164,7 +162,7 @@ class Relay:
         however long a tick takes; a dead relay's leases lapse within `visibility`."""
         while not self._stop.wait(self.visibility / 4):
             with self._lock:
-                publishing = [m for m, copy in self._in_flight.values() if not copy]
+                publishing = list(self._in_flight.values())
             try:
                 outbox.lease(publishing, self.visibility)
             except Exception as exc:

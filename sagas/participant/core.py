@@ -35,12 +35,12 @@ from sagas.messaging.envelope import (
     reply_envelope,
     require,
 )
+from sagas.messaging.transports import DatabaseTransport, HttpTransport
 from sagas.models import ProcessedMessage
 from sagas.telemetry.propagation import current_ids, extract, inject
 from sagas.telemetry.setup import provider_for
 from sagas.telemetry.spans import MESSAGING_SYSTEM
 
-from .faults import Faults
 from .registry import participants
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,6 @@ class Participant:
         self.name = name
         self.description = description
         self.handlers: dict[str, Handler] = {}
-        self.faults = Faults.from_environment(name)
         if register:
             participants.add(self)
 
@@ -87,6 +86,18 @@ class Participant:
             return fn
 
         return register
+
+    def database_transport(self) -> DatabaseTransport:
+        """What serves it from the outbox table. A subclass may serve itself its own way."""
+        return DatabaseTransport()
+
+    def http_transport(self) -> HttpTransport:
+        """What serves it over HTTP. A subclass may serve itself its own way."""
+        return HttpTransport()
+
+    def before_command(self, command: str) -> None:
+        """Called before each well-formed command runs: nothing to do. An exception raised
+        here is answered as a transient error, which the sender retries."""
 
     def handle(self, envelope: Any) -> dict[str, Any]:
         """Process one delivered command; returns the reply envelope. Never raises."""
@@ -102,7 +113,7 @@ class Participant:
             try:
                 headers = require(raw_headers, REQUIRED)
                 _check_key(headers["idempotency_key"])
-                self.faults.maybe_fail(str(headers["command"]).partition(".")[2])
+                self.before_command(str(headers["command"]).partition(".")[2])
                 body = envelope.get("body")
                 if not isinstance(body, dict):
                     raise MalformedMessage("body must be a JSON object")

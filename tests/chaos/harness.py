@@ -34,7 +34,9 @@ def free_port() -> int:
 
 
 class Stack:
-    """3 workers, the relay and the four participants, against the test database."""
+    """3 workers, the relay and the four participants, against the test database; with
+    `redelivery`, the relay and the participants that read the database deliver every
+    command twice, late and out of order (tests/chaos/redelivery.py)."""
 
     def __init__(
         self,
@@ -51,8 +53,10 @@ class Stack:
                 f"{n}=http://127.0.0.1:{p}" for n, p in self.ports.items()
             ),
             "SAGASCOPE_PARTICIPANT_SECRETS": ",".join(f"{n}={secrets.token_hex(16)}" for n in HTTP),
-            "SAGASCOPE_CHAOS_DELIVERY": "duplicate,reorder" if redelivery else "",
         }
+        # Test-only commands (tests/testapp) that wrap the production relay and transport.
+        self.run_participant = "run_redelivering_participant" if redelivery else "run_participant"
+        self.run_relay = "run_redelivering_relay" if redelivery else "run_relay"
         self.workers: list[subprocess.Popen | None] = [None] * workers
         self.participants: dict[str, subprocess.Popen] = {}
         self.relay: subprocess.Popen | None = None
@@ -78,7 +82,7 @@ class Stack:
 
     def start_participant(self, name: str, faults: str | None = None) -> None:
         spec = self.faults[name] if faults is None else faults
-        command = ["run_participant", name]
+        command = [self.run_participant, name]
         if name in HTTP:
             command += ["--http", f"127.0.0.1:{self.ports[name]}"]
         else:
@@ -97,7 +101,7 @@ class Stack:
         self.start_participant(name, faults)
 
     def start_relay(self) -> None:
-        self.relay = self._spawn(["run_relay", "--poll", "0.1", *self.relay_options], "relay")
+        self.relay = self._spawn([self.run_relay, "--poll", "0.1", *self.relay_options], "relay")
 
     def kill_relay(self) -> None:
         if self.relay is not None and self.relay.poll() is None:

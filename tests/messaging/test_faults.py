@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sagas.participant.faults import Faults, TransientFault
+from sagas.demo.faults import Faults, TransientFault
 
 
 def test_parse_reads_every_knob_and_refuses_unknown_ones():

@@ -14,6 +14,7 @@ from sagas.messaging import outbox
 from sagas.messaging.relay import Relay
 from sagas.models import OutboxMessage, SagaInstance
 from sagas.statuses import Phase, SagaStatus
+from tests.chaos.redelivery import RedeliveringRelay, RedeliveringTransport
 from tests.factories import settle, start, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -140,7 +141,9 @@ def test_the_relay_backs_off_a_destination_that_is_down(settings):
 
 @pytest.fixture
 def chaos(monkeypatch):
-    monkeypatch.setenv("SAGASCOPE_CHAOS_DELIVERY", "duplicate,reorder")
+    """The relay and the database transport that `run` uses deliver everything twice."""
+    monkeypatch.setattr(f"{__name__}.Relay", RedeliveringRelay)
+    monkeypatch.setattr("tests.factories.DatabaseTransport", RedeliveringTransport)
 
 
 def test_every_message_twice_late_and_out_of_order_changes_no_outcome(chaos, run):

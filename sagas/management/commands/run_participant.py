@@ -8,8 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sagas.messaging.transports import DatabaseTransport, HttpTransport
-from sagas.participant import participants
+from sagas.participant import Participant, participants
 from sagas.telemetry.setup import configure, shutdown
 
 
@@ -49,18 +48,23 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         try:
-            if options["http"]:
-                host, _, port = options["http"].rpartition(":")
-                HttpTransport().serve(
-                    participant,
-                    stop,
-                    host=host or "127.0.0.1",
-                    port=int(port),
-                    reply_url=options["reply_url"],
-                )
-            else:
-                DatabaseTransport().serve(
-                    participant, stop, batch=options["batch"], poll=options["poll"]
-                )
+            self.serve(participant, stop, options)
         finally:
             shutdown()
+
+    def serve(self, participant: Participant, stop: threading.Event, options: dict) -> None:
+        """Serve over HTTP with --http, else from the database, with the participant's own
+        transports, until `stop` is set."""
+        if options["http"]:
+            host, _, port = options["http"].rpartition(":")
+            participant.http_transport().serve(
+                participant,
+                stop,
+                host=host or "127.0.0.1",
+                port=int(port),
+                reply_url=options["reply_url"],
+            )
+        else:
+            participant.database_transport().serve(
+                participant, stop, batch=options["batch"], poll=options["poll"]
+            )

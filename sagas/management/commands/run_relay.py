@@ -13,6 +13,7 @@ from sagas.telemetry.setup import configure, shutdown
 
 class Command(BaseCommand):
     help = "Publish outbox commands to HTTP participants (SAGASCOPE_PARTICIPANT_URLS)."
+    relay_class = Relay
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--batch-size", type=int, default=50)
@@ -28,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure("relay")
-        relay = Relay(
+        relay = self.relay_class(
             batch_size=options["batch_size"],
             poll_interval=options["poll"],
             visibility=options["visibility"],

@@ -1,9 +1,8 @@
-"""The two transports, behind one interface (base.Transport)."""
+"""The two transports: the outbox table itself (database.py) and signed HTTP (http.py)."""
 
 from __future__ import annotations
 
-from .base import DeliveryError, Transport
 from .database import DatabaseTransport
-from .http import HttpTransport
+from .http import DeliveryError, HttpTransport
 
-__all__ = ["DatabaseTransport", "DeliveryError", "HttpTransport", "Transport"]
+__all__ = ["DatabaseTransport", "DeliveryError", "HttpTransport"]

@@ -18,10 +18,7 @@ from django.db import DatabaseError, close_old_connections, connections, transac
 
 from sagas.engine.wakeup import COMMANDS, Waiter, notify_due
 from sagas.messaging import outbox
-from sagas.messaging.chaos import Redelivery
 from sagas.models import OutboxMessage
-
-from .base import Transport
 
 if TYPE_CHECKING:
     from sagas.participant import Participant
@@ -29,14 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class DatabaseTransport(Transport):
-    name = "database"
-
-    def __init__(self) -> None:
-        self._chaos: dict[str, Redelivery] = {}
-
-    def publish(self, message: OutboxMessage) -> dict[str, Any] | None:
-        return None  # committed in the outbox is delivered: the participant claims it there
+class DatabaseTransport:
+    """Serves a participant from the outbox: a command committed there is delivered."""
 
     def serve(self, participant: Participant, stop: threading.Event, **options: Any) -> None:
         batch = int(options.get("batch", 10))
@@ -45,7 +36,7 @@ class DatabaseTransport(Transport):
         try:
             while not stop.is_set():
                 try:
-                    if participant.faults.down() or self._step(participant, batch) == 0:
+                    if self._step(participant, batch) == 0:
                         waiter.wait(poll)
                 except DatabaseError as exc:
                     log.warning("%s: database error, retrying: %s", participant.name, exc)
@@ -67,10 +58,6 @@ class DatabaseTransport(Transport):
 
     def receive(self, participant: Participant, limit: int = 10) -> int:
         """Handle up to `limit` pending commands in one transaction; returns how many."""
-        if participant.faults.active:
-            if not self._pending(participant):
-                return 0
-            participant.faults.delay()  # a slow service, without holding any lock
         with transaction.atomic():
             claimed = outbox.claim(OutboxMessage.Kind.COMMAND, [participant.name], limit)
             self._deliver(participant, claimed)
@@ -97,28 +84,21 @@ class DatabaseTransport(Transport):
         return True
 
     def _deliver(self, participant: Participant, claimed: list[OutboxMessage]) -> None:
-        chaos = self._chaos.setdefault(participant.name, Redelivery())
         messages, _ = outbox.split_expired(claimed)
         envelopes = [{"headers": m.headers, "body": m.body} for m in messages]
-        copies = chaos.release()  # chaos tests only: earlier commands, delivered again
-        for envelope in chaos.arrange(envelopes):
-            self._answer(participant, envelope)
-            chaos.hold(envelope)
-        for envelope in copies:
-            self._answer(participant, envelope)
+        for envelope in self.arrange(participant, envelopes):
+            reply = participant.handle(envelope)
+            outbox.enqueue_reply(reply, participant.name, delay=self.reply_delay(participant))
         outbox.mark_sent(messages)
         if messages:
             notify_due()
 
-    def _answer(self, participant: Participant, envelope: dict) -> None:
-        reply = participant.handle(envelope)
-        # Injected slowness: this one reply travels late, past its step's timeout.
-        late = participant.faults.slow_seconds if participant.faults.slow() else 0.0
-        outbox.enqueue_reply(reply, participant.name, delay=late)
+    def arrange(self, participant: Participant, envelopes: list[dict]) -> list[dict]:
+        """The commands to handle now, in order: those claimed, as claimed. A subclass
+        may reorder them, or add others."""
+        return envelopes
 
-    def _pending(self, participant: Participant) -> bool:
-        return OutboxMessage.objects.filter(
-            status=OutboxMessage.Status.PENDING,
-            kind=OutboxMessage.Kind.COMMAND,
-            destination=participant.name,
-        ).exists()
+    def reply_delay(self, participant: Participant) -> float:
+        """Seconds before a reply is due at the orchestrator: none. A subclass may hold
+        replies back."""
+        return 0.0

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +17,6 @@ from django.db import connections, transaction
 from sagas import conf
 from sagas.messaging import directory, signing
 
-from .base import DeliveryError, Transport
-
 if TYPE_CHECKING:
     from sagas.models import OutboxMessage
     from sagas.participant import Participant
@@ -28,6 +25,17 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 TIMEOUT = 10.0
+
+
+class DeliveryError(Exception):
+    """The destination could not take the message now; the relay tries again later.
+
+    `maybe_delivered`: the request left (the participant may have handled it, e.g. it timed
+    out reading the answer), so the message must not be offered again as undelivered."""
+
+    def __init__(self, message: str, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 _sessions = threading.local()
@@ -70,10 +78,13 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
-class HttpTransport(Transport):
-    name = "http"
+class HttpTransport:
+    """Publishes commands to participants (the relay's side) and serves them (a
+    participant's side)."""
 
     def publish(self, message: OutboxMessage) -> dict[str, Any] | None:
+        """Deliver a command from the outbox; return the reply envelope if the participant
+        answered at once, None if the reply comes later. Raise DeliveryError if it failed."""
         participant = message.destination
         url = directory.url(participant)
         if not url:
@@ -99,8 +110,9 @@ class HttpTransport(Transport):
             raise DeliveryError(f"{participant}'s reply was refused: {exc}") from exc
 
     def serve(self, participant: Participant, stop: threading.Event, **options: Any) -> None:
+        """Answer `participant`'s commands on POST /commands until `stop` is set."""
         host, port = options["host"], int(options["port"])
-        server = make_server(participant, host, port, options.get("reply_url"))
+        server = make_server(participant, host, port, options.get("reply_url"), self)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         log.info(
@@ -113,10 +125,25 @@ class HttpTransport(Transport):
         server.shutdown()
         server.server_close()
 
+    def unavailable(self, participant: Participant) -> str:
+        """Why `participant` takes no command now, answered with a 503 that the relay
+        retries later; "" (it always does). A subclass may say otherwise."""
+        return ""
+
+    def before_handling(self, participant: Participant) -> None:
+        """Called before each command is handled, outside any transaction: nothing to do.
+        A subclass may act here."""
+
 
 def make_server(
-    participant: Participant, host: str, port: int, reply_url: str | None = None
+    participant: Participant,
+    host: str,
+    port: int,
+    reply_url: str | None = None,
+    transport: HttpTransport | None = None,
 ) -> ThreadingHTTPServer:
+    """An HTTP server for `participant`'s commands; `transport`'s hooks run around each."""
+    hooks = transport or HttpTransport()
     secret = directory.secret(participant.name)
     if not secret:
         raise RuntimeError(
@@ -168,12 +195,11 @@ def make_server(
             except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
                 self._send(400, b'{"detail": "the body is not JSON"}')
                 return
-            if participant.faults.down():
-                self._send(503, b'{"detail": "service down (injected outage)"}')
+            refusal = hooks.unavailable(participant)
+            if refusal:
+                self._send(503, json.dumps({"detail": refusal}).encode())
                 return
-            if participant.faults.slow():
-                time.sleep(participant.faults.slow_seconds)  # this request only
-            participant.faults.delay()
+            hooks.before_handling(participant)
             reply = _handle(participant, envelope)
             if reply_url:
                 # Acknowledged only now that the handler's writes and its reply are committed

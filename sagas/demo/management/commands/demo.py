@@ -16,10 +16,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from sagas.demo.faults import Faults, FaultyParticipant
 from sagas.demo.traffic import Traffic
-from sagas.messaging.transports import DatabaseTransport
 from sagas.participant import participants
-from sagas.participant.faults import Faults
 from sagas.runtime.worker import Worker
 from sagas.telemetry.setup import configure, shutdown
 
@@ -68,11 +67,11 @@ class Command(BaseCommand):
         threads = [threading.Thread(target=worker.run, name="saga-worker", daemon=True)]
         for name in participants.names():
             participant = participants.get(name)
-            if not options["no_faults"]:
+            if not options["no_faults"] and isinstance(participant, FaultyParticipant):
                 participant.faults = Faults.parse(DEMO_FAULTS.get(name, ""))
             threads.append(
                 threading.Thread(
-                    target=DatabaseTransport().serve,
+                    target=participant.database_transport().serve,
                     args=(participant, stop),
                     kwargs={"batch": 1, "poll": 0.1},
                     name=f"participant-{name}",

@@ -1,4 +1,6 @@
-"""Injected faults for demo participants, per service, from the environment; off unless set.
+"""Injected faults for the demo's participants, per service, from the environment; off
+unless set. The production participant and transports know nothing of them: a
+FaultyParticipant serves itself with transports that inject them through their hooks.
 
     SAGASCOPE_FAULTS_PAYMENT="failure_rate=0.05,latency=0.3,slow_rate=0.02,slow_seconds=8,
                               failure_rate.refund=0.4,outage_every=120,outage_seconds=15"
@@ -15,6 +17,10 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+
+from sagas.messaging.transports import DatabaseTransport, HttpTransport
+from sagas.models import OutboxMessage
+from sagas.participant import Participant
 
 
 class TransientFault(Exception):
@@ -81,3 +87,64 @@ class Faults:
         rate = self.per_command.get(command, self.failure_rate)
         if rate and random.random() < rate:
             raise TransientFault(f"{command}: simulated transient fault")
+
+
+class FaultyParticipant(Participant):
+    """A participant that fails, lags and goes down as its faults say: those of
+    SAGASCOPE_FAULTS_<NAME>, unless `faults` is replaced before it is served."""
+
+    def __init__(self, name: str, description: str = "", register: bool = True) -> None:
+        super().__init__(name, description, register)
+        self.faults = Faults.from_environment(name)
+
+    def before_command(self, command: str) -> None:
+        self.faults.maybe_fail(command)
+
+    def database_transport(self) -> DatabaseTransport:
+        return FaultyDatabaseTransport(self.faults)
+
+    def http_transport(self) -> HttpTransport:
+        return FaultyHttpTransport(self.faults)
+
+
+class FaultyDatabaseTransport(DatabaseTransport):
+    """Takes no command during an outage, is slow, and sends some replies late."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def receive(self, participant: Participant, limit: int = 10) -> int:
+        if self.faults.down():
+            return 0  # the commands wait in the outbox
+        if self.faults.active:
+            if not _pending(participant):
+                return 0
+            self.faults.delay()  # a slow service, without holding any lock
+        return super().receive(participant, limit)
+
+    def reply_delay(self, participant: Participant) -> float:
+        # This one reply travels late, past its step's timeout.
+        return self.faults.slow_seconds if self.faults.slow() else 0.0
+
+
+class FaultyHttpTransport(HttpTransport):
+    """Answers 503 during an outage, and is slow."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def unavailable(self, participant: Participant) -> str:
+        return "service down (injected outage)" if self.faults.down() else ""
+
+    def before_handling(self, participant: Participant) -> None:
+        if self.faults.slow():
+            time.sleep(self.faults.slow_seconds)  # this request only
+        self.faults.delay()
+
+
+def _pending(participant: Participant) -> bool:
+    return OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.PENDING,
+        kind=OutboxMessage.Kind.COMMAND,
+        destination=participant.name,
+    ).exists()
