@@ -1,8 +1,8 @@
 """What an operator may do to a saga now, and what operators did to it: the JSON the detail
 page's actions and audit sections draw, at load and after every change of the saga.
 
-Which actions a state allows, and what each will do, come from the service layer
-(`effect_of`); this module only adds who may press which button and how it is labelled.
+Which actions a state allows, what each will do (`effect_of`) and who may take which
+(`permitted`) come from the service layer; this module only labels the buttons.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 from django.urls import reverse
 
 from sagas.models import OperatorAction, SagaInstance
-from sagas.services.actions import ACTIONS, effect_of
-from sagas.services.bulk import BULK_PERMISSION
+from sagas.services import bulk
+from sagas.services.actions import ACTIONS, effect_of, permitted
+from sagas.services.actors import Actor
 
 from . import conf
 from .payloads import iso
@@ -34,17 +35,12 @@ def label(action: str) -> str:
     return LABELS.get(action, action.replace("_", " ").capitalize())
 
 
-def permitted(user: Any) -> list[str]:
-    """The actions this user holds the permission for, whatever the saga."""
-    return [name for name, spec in ACTIONS.items() if user.has_perm(spec.permission)]
-
-
 def offered(saga: SagaInstance, user: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The actions the saga's state allows and the user may take, each with what it will do
     in words (so the confirmation says exactly what the service layer will then do); and
     the ones the user may take but the state does not allow, each with why not."""
     allowed, unavailable = [], []
-    for name in permitted(user):
+    for name in permitted(Actor.of_user(user)):
         effect = effect_of(saga, name)
         spec = ACTIONS[name]
         if not effect.allowed:
@@ -99,7 +95,7 @@ def panel(saga: SagaInstance, user: Any) -> dict[str, Any]:
         "version": saga.version,
         "status": saga.status,
         "input": saga.input,
-        "may_act": bool(permitted(user)),
+        "may_act": bool(permitted(Actor.of_user(user))),
         "actions": actions,
         "unavailable": unavailable,
         "audit": [audit_entry(r) for r in audit[:AUDIT_ROWS]],
@@ -112,12 +108,8 @@ def panel(saga: SagaInstance, user: Any) -> dict[str, Any]:
 
 
 def bulk_actions(user: Any) -> list[dict[str, Any]]:
-    """The actions this user may run on many sagas: none without the bulk permission, and
-    never an input edit (that is one saga's decision)."""
-    if not user.has_perm(BULK_PERMISSION):
-        return []
+    """The actions this user may run on many sagas (see `bulk.permitted`)."""
     return [
         {"name": name, "label": label(name), "needs_reason": ACTIONS[name].needs_reason}
-        for name in permitted(user)
-        if not ACTIONS[name].edits_input
+        for name in bulk.permitted(Actor.of_user(user))
     ]

@@ -23,7 +23,8 @@ from django.utils.html import format_html
 from sagas.exceptions import SagaError
 from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepExecution
 from sagas.services import bulk
-from sagas.services.actions import ACTIONS, Actor, effect_of, perform
+from sagas.services.actions import ACTIONS, effect_of, perform
+from sagas.services.actors import Actor
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -143,7 +144,7 @@ class SagaAdmin(admin.ModelAdmin):
 
     # One has_<codename>_permission per action permission, as admin actions expect.
     def _may(self, request: HttpRequest, codename: str) -> bool:
-        return request.user.has_perm(f"sagas.{codename}")
+        return Actor.of_user(request.user).may(f"sagas.{codename}")
 
     def has_retry_saga_permission(self, request: HttpRequest) -> bool:
         return self._may(request, "retry_saga")
@@ -164,7 +165,7 @@ class SagaAdmin(admin.ModelAdmin):
         """One saga: the action now, as the dashboard does. Several: a tracked bulk
         operation (bulk permission, cap, reason rules), which workers carry out."""
         spec = ACTIONS[name]
-        actor = Actor(name=request.user.get_username(), user=request.user)
+        actor = Actor.of_user(request.user)
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         first_two = list(queryset[:2])
         if not first_two:

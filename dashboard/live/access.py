@@ -12,14 +12,12 @@ from channels.auth import get_user
 from django.conf import settings
 from django.db import transaction
 
+from sagas.services.actors import is_staff
+
 from .publisher import publisher
 
 LOGGED_OUT = "live.logged_out"  # {"session": session_tag(key)}: that session ended
 USER_CHANGED = "live.user_changed"  # staff, active, password: anything may have changed
-
-
-def is_staff(user: Any) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
 
 
 def user_group(user_id: Any) -> str:

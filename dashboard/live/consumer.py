@@ -14,10 +14,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
 from sagas.exceptions import SagaError
+from sagas.services.actors import is_staff
 
 from .. import conf
 from . import frames
-from .access import is_staff, session_tag, still_staff, user_group
+from .access import session_tag, still_staff, user_group
 from .budget import FrameBudget
 from .publisher import publisher
 from .quota import quota

@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sagas.exceptions import SagaError
 from sagas.models import OperatorAction, SagaInstance
-from sagas.services.actions import ACTIONS, Actor, definition_of, perform
+from sagas.services.actions import ACTIONS, authorize, definition_of, perform
+from sagas.services.actors import Actor
 from sagas.services.jsondiff import diff
 from sagas.services.start import validate_input
 from sagas.storable import MAX_DEPTH, json_problem
@@ -69,7 +70,7 @@ def input_diff(request: HttpRequest, saga_id: UUID) -> JsonResponse:
     layer's validation says of it, while the operator types (nothing is saved)."""
     saga = get_object_or_404(SagaInstance, id=saga_id)
     try:
-        _require(request, EDIT)
+        authorize(Actor.of_user(request.user), EDIT)
         new_input = parse_input(request.POST.get("input", ""))
     except (Refusal, PermissionDenied) as exc:
         return json_refusal(exc)
@@ -122,18 +123,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _require(request: HttpRequest, action: str) -> None:
-    spec = ACTIONS[action]
-    if not request.user.has_perm(spec.permission):
-        raise PermissionDenied(
-            f"{request.user.get_username()} lacks the permission {spec.permission}"
-        )
-
-
 def _perform(request: HttpRequest, saga_id: UUID, action: str) -> tuple[Any, OperatorAction]:
     if action not in ACTIONS:
         raise Refusal(404, f"Unknown action {action!r}; one of: {', '.join(ACTIONS)}.")
-    _require(request, action)
+    actor = Actor.of_user(request.user)
+    authorize(actor, action)  # first: without the permission, 403 whatever else was sent
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
@@ -144,7 +138,6 @@ def _perform(request: HttpRequest, saga_id: UUID, action: str) -> tuple[Any, Ope
     if len(reason) > operator.MAX_REASON:
         raise Refusal(400, f"The reason is longer than {operator.MAX_REASON} characters.", "reason")
     new_input = parse_input(request.POST.get("input", "")) if ACTIONS[action].edits_input else None
-    actor = Actor(name=request.user.get_username(), user=request.user)
     return perform(
         saga_id, action, actor=actor, version=version, reason=reason, new_input=new_input
     )

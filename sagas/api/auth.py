@@ -16,7 +16,7 @@ from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from sagas.models import ApiToken
-from sagas.services.actions import Actor
+from sagas.services.actors import Actor, is_staff
 
 NEW_TOKEN = "ask for a new one (manage.py create_api_token)"
 BAD_HEADER = "the Authorization header must be 'Bearer <token>'"
@@ -47,7 +47,7 @@ class TokenAuth(HttpBearer):
         if found.state(now) == "expired":
             raise AuthenticationError(message=f"this API token has expired; {NEW_TOKEN}")
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-        return Actor(name=f"token:{found.name}", scopes=frozenset(found.scopes), token_id=found.pk)
+        return Actor.of_token(found)
 
 
 class StaffSessionAuth(APIKeyCookie):
@@ -58,24 +58,15 @@ class StaffSessionAuth(APIKeyCookie):
     def __call__(self, request: HttpRequest) -> Actor | None:
         if names_credentials(request):
             return None  # the request chose its credentials: TokenAuth has answered
-        if not _is_staff(request.user):
+        if not is_staff(request.user):
             return None  # no operator's session to protect: 401, not a CSRF 403
         return super().__call__(request)  # type: ignore[no-any-return]  # CSRF, then authenticate
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:
         user: Any = request.user
-        return Actor(name=user.get_username(), user=user) if _is_staff(user) else None
+        return Actor.of_user(user) if is_staff(user) else None
 
 
-def _is_staff(user: Any) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.is_staff)
-
-
-def can_read(actor: Actor) -> bool:
-    return actor.user is not None or "read" in actor.scopes
-
-
-def can_start(actor: Actor) -> bool:
-    if actor.user is not None:
-        return actor.user.has_perm("sagas.start_saga")
-    return "start" in actor.scopes
+def actor_of(request: HttpRequest) -> Actor:
+    """Who called: what TokenAuth or StaffSessionAuth found."""
+    return request.auth  # type: ignore[attr-defined, no-any-return]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
 from sagas.models import BulkOperation
 from sagas.services import bulk
-from sagas.services.actions import Actor
+from sagas.services.actors import READ_SAGAS, require
 from sagas.services.queries import SagaFilter
 
-from .auth import can_read
+from .auth import actor_of
 from .schemas import BulkIn, BulkOperationOut, BulkPreviewOut, MessageOut, SelectionIn
 
 router = Router(tags=["bulk"])
@@ -34,17 +33,13 @@ def selection_of(body: SelectionIn):  # type: ignore[no-untyped-def]
     )
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
-
-
 @router.post(
     "/bulk/preview",
     response={200: BulkPreviewOut, **ERRORS},
     summary="What a bulk action would do: counts, and what it would skip and why",
 )
 def preview(request: HttpRequest, body: BulkIn) -> dict:
-    return bulk.preview(body.action, selection_of(body.selection), _actor(request)).as_dict()
+    return bulk.preview(body.action, selection_of(body.selection), actor_of(request)).as_dict()
 
 
 @router.post(
@@ -56,7 +51,7 @@ def start(request: HttpRequest, body: BulkIn) -> Status:
     operation = bulk.start(
         body.action,
         selection_of(body.selection),
-        _actor(request),
+        actor_of(request),
         reason=body.reason,
         selection=body.selection.model_dump(mode="json", exclude_none=True),
     )
@@ -75,8 +70,7 @@ def start(request: HttpRequest, body: BulkIn) -> Status:
     summary="A bulk operation's progress and its result per saga",
 )
 def follow(request: HttpRequest, operation_id: int) -> dict:
-    if not can_read(_actor(request)):
-        raise PermissionDenied("this token may not read bulk operations (scope 'read')")
+    require(actor_of(request), READ_SAGAS, "bulk operations")
     operation = get_object_or_404(BulkOperation, id=operation_id)
     items = operation.items.order_by("id").values("saga_id", "outcome", "message")[:1000]
     return {**bulk.progress(operation), "items": list(items)}

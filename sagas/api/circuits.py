@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Router, Schema
 
 from sagas.engine.leases import database_now
 from sagas.messaging import circuits
+from sagas.services.actors import READ_SAGAS, require
 
-from .auth import can_read
+from .auth import actor_of
 from .schemas import MessageOut
 
 router = Router(tags=["participants"])
@@ -35,6 +35,5 @@ class CircuitOut(Schema):
     summary="Each HTTP participant's circuit: closed (sending), open (resting) or half-open",
 )
 def list_circuits(request: HttpRequest) -> list[dict]:
-    if not can_read(request.auth):  # type: ignore[attr-defined]
-        raise PermissionDenied("this token may not read circuits (scope 'read')")
+    require(actor_of(request), READ_SAGAS, "circuits")
     return circuits.describe_all(database_now())

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Header, Query, Router, Schema, Status
 
 from sagas.models import SagaInstance
-from sagas.services.actions import Actor, perform
+from sagas.services.actions import perform
+from sagas.services.actors import READ_SAGAS, START_SAGA, require
 from sagas.services.queries import InvalidQuery, SagaFilter, page
 from sagas.services.start import start_saga
 from sagas.telemetry.propagation import current_ids, extract, span_ids
 
 from . import serialize
-from .auth import can_read, can_start
+from .auth import actor_of
 from .schemas import (
     ActionIn,
     ActionName,
@@ -41,15 +41,6 @@ class ListQuery(Schema):
     limit: int = 50
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
-
-
-def _require_read(request: HttpRequest) -> None:
-    if not can_read(_actor(request)):
-        raise PermissionDenied("this token may not read sagas (scope 'read')")
-
-
 @router.post(
     "/sagas",
     response={
@@ -68,9 +59,8 @@ def start(
     body: StartSagaIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # noqa: B008
 ) -> Status:
-    actor = _actor(request)
-    if not can_start(actor):
-        raise PermissionDenied(f"{actor.name} may not start sagas")
+    actor = actor_of(request)
+    require(actor, START_SAGA)
     # Continue the caller's trace: the current span (when Django is instrumented) or the
     # request's own traceparent header.
     parent = current_ids()
@@ -93,7 +83,7 @@ def start(
     summary="List sagas, newest first",
 )
 def list_sagas(request: HttpRequest, q: Query[ListQuery]) -> dict:
-    _require_read(request)
+    require(actor_of(request), READ_SAGAS)
     unknown = sorted(set(request.GET) - LIST_PARAMS)
     if unknown:
         raise InvalidQuery(
@@ -111,7 +101,7 @@ def list_sagas(request: HttpRequest, q: Query[ListQuery]) -> dict:
     summary="One saga with its step attempts and events",
 )
 def get_saga(request: HttpRequest, saga_id: UUID) -> dict:
-    _require_read(request)
+    require(actor_of(request), READ_SAGAS)
     return serialize.detail(get_object_or_404(SagaInstance, id=saga_id))
 
 
@@ -133,7 +123,7 @@ def act(request: HttpRequest, saga_id: UUID, action: ActionName, body: ActionIn)
     saga, record = perform(
         saga_id,
         action,
-        actor=_actor(request),
+        actor=actor_of(request),
         version=body.version,
         reason=body.reason,
         new_input=body.input,

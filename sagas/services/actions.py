@@ -1,19 +1,18 @@
 """Manual actions on one saga: retry, resume, compensate, cancel, skip.
 
-Each action checks the actor's permission, then, in one transaction with the saga row
-locked: checks the version the actor saw, applies the state machine's transition, revokes
-any worker's lease (bumping the epoch, so a worker mid-step writes nothing over it), and
-records an OperatorAction and its SagaEvent. A stale or doubled request changes nothing
-and raises StaleVersion saying why.
+Each action checks the actor's permission, then, in one transaction
+with the saga row locked: checks the version the actor saw, applies the state machine's
+transition, revokes any worker's lease (bumping the epoch, so a worker mid-step writes
+nothing over it), and records an OperatorAction and its SagaEvent. A stale or doubled
+request changes nothing and raises StaleVersion saying why.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from sagas.definition import Saga
@@ -41,6 +40,7 @@ from sagas.registry import registry
 from sagas.storable import text_problem
 from sagas.telemetry.spans import operator_span
 
+from .actors import CANCEL, COMPENSATE, EDIT_INPUT, RESUME, RETRY, SKIP, Actor, require
 from .effects import Effect, describe
 from .jsondiff import diff
 from .start import validate_input
@@ -57,29 +57,24 @@ class ActionSpec:
 
 ACTIONS: dict[str, ActionSpec] = {
     "retry": ActionSpec(
-        RetryStep, "sagas.retry_saga", False, "run the failed step again with a new idempotency key"
+        RetryStep, RETRY, False, "run the failed step again with a new idempotency key"
     ),
     "resume": ActionSpec(
-        ResumeStep,
-        "sagas.resume_saga",
-        False,
-        "run the failed step again with the same idempotency key",
+        ResumeStep, RESUME, False, "run the failed step again with the same idempotency key"
     ),
     "compensate": ActionSpec(
-        CompensateSaga, "sagas.compensate_saga", True, "undo the completed steps in reverse order"
+        CompensateSaga, COMPENSATE, True, "undo the completed steps in reverse order"
     ),
     "cancel": ActionSpec(
         CancelSaga,
-        "sagas.cancel_saga",
+        CANCEL,
         True,
         "cancel before the pivot: undo the completed steps in reverse order",
     ),
-    "skip": ActionSpec(
-        SkipStep, "sagas.skip_step", True, "mark the current step done by hand and move on"
-    ),
+    "skip": ActionSpec(SkipStep, SKIP, True, "mark the current step done by hand and move on"),
     "retry_with_input": ActionSpec(
         RetryStep,
-        "sagas.edit_saga_input",
+        EDIT_INPUT,
         True,
         "replace the saga's input, then run the failed step again with a new idempotency key",
         edits_input=True,
@@ -96,21 +91,6 @@ class SagaNotFound(SagaError):
     """No saga has this id."""
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a Django user (permissions) or an API token (scopes)."""
-
-    name: str
-    user: Any = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
-    token_id: int | None = None  # the API token it authenticated with, if any
-
-    def may(self, permission: str) -> bool:
-        if self.user is not None:
-            return bool(self.user.is_active and self.user.has_perm(permission))
-        return "operate" in self.scopes
-
-
 def perform(
     saga_id: uuid.UUID | str,
     action: str,
@@ -121,9 +101,7 @@ def perform(
     new_input: Any = None,
 ) -> tuple[SagaInstance, OperatorAction]:
     """Apply one action to one saga, or raise saying why not; see the module docstring."""
-    spec = spec_for(action)
-    if not actor.may(spec.permission):
-        raise PermissionDenied(f"{actor.name} lacks the permission {spec.permission}")
+    spec = authorize(actor, action)
     reason = (reason or "").strip()
     if spec.needs_reason and not reason:
         raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
@@ -182,6 +160,18 @@ def spec_for(action: str) -> ActionSpec:
     if spec is None:
         raise UnknownAction(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
     return spec
+
+
+def authorize(actor: Actor, action: str) -> ActionSpec:
+    """The action's spec, if `actor` may take it; else UnknownAction or PermissionDenied."""
+    spec = spec_for(action)
+    require(actor, spec.permission)
+    return spec
+
+
+def permitted(actor: Actor) -> list[str]:
+    """The actions `actor` may take, whatever the saga."""
+    return [name for name, spec in ACTIONS.items() if actor.may(spec.permission)]
 
 
 def definition_of(row: SagaInstance) -> type[Saga]:

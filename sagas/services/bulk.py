@@ -28,12 +28,12 @@ from sagas.exceptions import ReasonRequired, SagaError
 from sagas.models import ApiToken, BulkItem, BulkOperation, SagaInstance
 from sagas.transient import is_transient
 
-from .actions import Actor, effect_of, perform, spec_for
+from .actions import ACTIONS, ActionSpec, effect_of, perform, spec_for
+from .actors import BULK_OPERATE, Actor, require
 from .queries import SagaFilter
 
 log = logging.getLogger(__name__)
 
-BULK_PERMISSION = "sagas.bulk_operate"
 MAX_SAGAS = 20_000
 WORK_BATCH = 20
 
@@ -68,7 +68,7 @@ def select(flt: SagaFilter | None = None, ids: list[str] | None = None) -> Query
 
 
 def preview(action: str, sagas: QuerySet, actor: Actor) -> Preview:
-    _check(action, actor)
+    authorize(actor, action)
     rows = list(sagas.order_by("created_at", "id")[: MAX_SAGAS + 1])
     if len(rows) > MAX_SAGAS:
         raise TooManySagas(f"the selection matches more than {MAX_SAGAS} sagas; narrow it")
@@ -101,7 +101,7 @@ def start(
     selection: dict[str, Any] | None = None,
 ) -> BulkOperation:
     """Snapshot the selection and queue the operation; workers carry it out."""
-    _check(action, actor)
+    authorize(actor, action)
     if actor.user is None and actor.token_id is None:
         # Workers act later as this owner, re-checked then; an owner they cannot find
         # again would fail every item.
@@ -234,8 +234,8 @@ def _owner_of(operation: BulkOperation) -> Actor | str:
         return f"the token {operation.actor.removeprefix('token:')!r} was deleted"
     else:
         return "the operator no longer exists"
-    if not actor.may(BULK_PERMISSION):
-        return f"{actor.name} no longer has the permission {BULK_PERMISSION}"
+    if not actor.may(BULK_OPERATE):
+        return f"{actor.name} no longer has the permission {BULK_OPERATE}"
     return actor
 
 
@@ -248,11 +248,23 @@ def _finish_if_done(operation_id: int) -> None:
         )
 
 
-def _check(action: str, actor: Actor) -> None:
+def authorize(actor: Actor, action: str) -> ActionSpec:
+    """The action's spec, if `actor` may run it on many sagas: it needs the bulk permission
+    and the action's own, and it may not edit input; else PermissionDenied or SagaError."""
     spec = spec_for(action)
+    require(actor, BULK_OPERATE)
+    require(actor, spec.permission)
     if spec.edits_input:
         raise SagaError("retry_with_input edits one saga's input; it is not a bulk action")
-    if not actor.may(BULK_PERMISSION):
-        raise PermissionDenied(f"{actor.name} lacks the permission {BULK_PERMISSION}")
-    if not actor.may(spec.permission):
-        raise PermissionDenied(f"{actor.name} lacks the permission {spec.permission}")
+    return spec
+
+
+def permitted(actor: Actor) -> list[str]:
+    """The actions `actor` may run on many sagas (none without the bulk permission)."""
+    if not actor.may(BULK_OPERATE):
+        return []
+    return [
+        name
+        for name, spec in ACTIONS.items()
+        if not spec.edits_input and actor.may(spec.permission)
+    ]

@@ -24,7 +24,8 @@ from django.db import connections
 from sagas.demo.models import Order, Payment, Reservation
 from sagas.exceptions import StaleVersion
 from sagas.models import OperatorAction, OutboxMessage, SagaEvent, SagaInstance, StepExecution
-from sagas.services.actions import Actor, perform
+from sagas.services.actions import perform
+from sagas.services.actors import Actor
 from sagas.services.start import start_saga
 from sagas.statuses import ACTIVE_STATUSES, SagaStatus
 

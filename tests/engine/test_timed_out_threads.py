@@ -11,7 +11,8 @@ from django.db import connections
 
 from sagas.definition import Retry, Saga, Step, StepContext
 from sagas.models import SagaInstance
-from sagas.services.actions import Actor, perform
+from sagas.services.actions import perform
+from sagas.services.actors import Actor
 from sagas.statuses import SagaStatus
 from tests.factories import start, worker
 from tests.testapp.models import LedgerEntry

@@ -13,7 +13,8 @@ from sagas.definition import Retry, Saga, Step
 from sagas.exceptions import ActionNotAllowed, ReasonRequired, StaleVersion
 from sagas.models import OperatorAction, SagaEvent, SagaInstance
 from sagas.registry import registry
-from sagas.services.actions import Actor, UnknownAction, perform
+from sagas.services.actions import UnknownAction, perform
+from sagas.services.actors import Actor
 from sagas.services.start import start_saga
 from sagas.statuses import AttemptStatus, EventType, Phase, SagaStatus
 from tests.factories import settle, start, worker

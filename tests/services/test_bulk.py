@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from sagas.models import ApiToken, BulkItem, BulkOperation, OperatorAction, SagaInstance
 from sagas.services import bulk
-from sagas.services.actions import Actor
+from sagas.services.actors import Actor
 from sagas.services.queries import SagaFilter
 from sagas.statuses import SagaStatus
 from tests.factories import start
