@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from sagas.models import OperatorAction, SagaInstance
 from sagas.services import bulk
-from sagas.services.actions import ACTIONS, effect_of, permitted
+from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, permitted
 from sagas.services.actors import Actor
 
 from . import conf
@@ -28,7 +28,6 @@ LABELS = {
     "retry_with_input": "Retry with edited input",
 }
 AUDIT_ROWS = 50
-MAX_REASON = 2000
 
 
 def label(action: str) -> str:

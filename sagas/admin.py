@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from sagas.exceptions import SagaError
 from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepExecution
 from sagas.services import bulk
-from sagas.services.actions import ACTIONS, effect_of, perform
+from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, perform
 from sagas.services.actors import Actor
 
 
@@ -81,7 +81,7 @@ class OperatorActionInline(ReadOnlyInline):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_REASON)
 
 
 def _make_action(name: str) -> Any:

@@ -135,8 +135,6 @@ def _perform(request: HttpRequest, saga_id: UUID, action: str) -> tuple[Any, Ope
             400, "The form lost the saga's version; reload the page and decide again.", "version"
         ) from None
     reason = request.POST.get("reason", "")
-    if len(reason) > operator.MAX_REASON:
-        raise Refusal(400, f"The reason is longer than {operator.MAX_REASON} characters.", "reason")
     new_input = parse_input(request.POST.get("input", "")) if ACTIONS[action].edits_input else None
     return perform(
         saga_id, action, actor=actor, version=version, reason=reason, new_input=new_input

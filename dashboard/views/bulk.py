@@ -54,15 +54,12 @@ def bulk_start(request: HttpRequest) -> HttpResponse:
     """Snapshot the selection (read again now, whole) and queue the operation."""
     try:
         action = _permitted_action(request)
-        reason = request.POST.get("reason", "")
-        if len(reason) > operator.MAX_REASON:
-            raise Refusal(400, f"The reason is longer than {operator.MAX_REASON} characters.")
         chosen = selection.from_post(request.POST)
         operation = bulk.start(
             action,
             chosen.sagas,
             Actor.of_user(request.user),
-            reason=reason,
+            reason=request.POST.get("reason", ""),
             selection=chosen.stored,
         )
     except (Refusal, SagaError, PermissionDenied) as exc:

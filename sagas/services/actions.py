@@ -1,6 +1,6 @@
 """Manual actions on one saga: retry, resume, compensate, cancel, skip.
 
-Each action checks the actor's permission, then, in one transaction
+Each action checks the actor's permission and the reason sent, then, in one transaction
 with the saga row locked: checks the version the actor saw, applies the state machine's
 transition, revokes any worker's lease (bumping the epoch, so a worker mid-step writes
 nothing over it), and records an OperatorAction and its SagaEvent. A stale or doubled
@@ -44,6 +44,8 @@ from .actors import CANCEL, COMPENSATE, EDIT_INPUT, RESUME, RETRY, SKIP, Actor, 
 from .effects import Effect, describe
 from .jsondiff import diff
 from .start import validate_input
+
+MAX_REASON = 2000  # characters in an action's reason, from any face: it is kept in the audit log
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,12 @@ class SagaNotFound(SagaError):
     """No saga has this id."""
 
 
+class ReasonTooLong(ReasonRequired):
+    """The reason is longer than an operator action's reason may be; shorten it."""
+
+    field = "reason"  # the dashboard's answer names the field, so its page marks the box
+
+
 def perform(
     saga_id: uuid.UUID | str,
     action: str,
@@ -102,12 +110,7 @@ def perform(
 ) -> tuple[SagaInstance, OperatorAction]:
     """Apply one action to one saga, or raise saying why not; see the module docstring."""
     spec = authorize(actor, action)
-    reason = (reason or "").strip()
-    if spec.needs_reason and not reason:
-        raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
-    problem = text_problem(reason)
-    if problem:  # a form or the API could send it; PostgreSQL text would refuse it with a 500
-        raise ReasonRequired(f"the reason {problem}; write it again as plain text")
+    reason = checked_reason(action, reason)
     with transaction.atomic():
         try:
             row = SagaInstance.objects.select_for_update().get(id=saga_id)
@@ -172,6 +175,21 @@ def authorize(actor: Actor, action: str) -> ActionSpec:
 def permitted(actor: Actor) -> list[str]:
     """The actions `actor` may take, whatever the saga."""
     return [name for name, spec in ACTIONS.items() if actor.may(spec.permission)]
+
+
+def checked_reason(action: str, reason: str | None) -> str:
+    """The reason as it will be recorded (stripped), or ReasonRequired saying what is wrong
+    with it: missing where the action needs one, too long, or not storable as text."""
+    reason = reason or ""
+    if len(reason) > MAX_REASON:  # as sent: every face has always counted it so
+        raise ReasonTooLong(f"the reason is longer than {MAX_REASON} characters.")
+    reason = reason.strip()
+    if spec_for(action).needs_reason and not reason:
+        raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
+    problem = text_problem(reason)
+    if problem:  # a form or the API could send it; PostgreSQL text would refuse it with a 500
+        raise ReasonRequired(f"the reason {problem}; write it again as plain text")
+    return reason
 
 
 def definition_of(row: SagaInstance) -> type[Saga]:

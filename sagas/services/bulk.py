@@ -24,11 +24,11 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from sagas.exceptions import ReasonRequired, SagaError
+from sagas.exceptions import SagaError
 from sagas.models import ApiToken, BulkItem, BulkOperation, SagaInstance
 from sagas.transient import is_transient
 
-from .actions import ACTIONS, ActionSpec, effect_of, perform, spec_for
+from .actions import ACTIONS, ActionSpec, checked_reason, effect_of, perform, spec_for
 from .actors import BULK_OPERATE, Actor, require
 from .queries import SagaFilter
 
@@ -108,9 +108,7 @@ def start(
         raise PermissionDenied(
             f"{actor.name} is neither a user nor an API token; a bulk operation needs one"
         )
-    reason = (reason or "").strip()
-    if spec_for(action).needs_reason and not reason:
-        raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
+    reason = checked_reason(action, reason)
     with transaction.atomic():
         rows = list(
             sagas.order_by("created_at", "id").values_list("id", "version")[: MAX_SAGAS + 1]

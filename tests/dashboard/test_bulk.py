@@ -267,6 +267,15 @@ def test_a_bulk_compensate_needs_a_reason(staff_client):
     assert not BulkOperation.objects.exists()
 
 
+def test_a_bulk_reason_meets_the_limits_of_a_single_actions_reason(staff_client):
+    make("running")
+    for reason, words in (("x" * 2001, "longer than 2000"), ("by hand\x00", "NUL")):
+        data = by_filter("compensate", "", reason=reason)
+        response = staff_client.post(reverse("bulk-start"), data, **JSON)
+        assert response.status_code == 400 and words in response.json()["detail"]
+    assert not BulkOperation.objects.exists()
+
+
 def test_bulk_pages_are_staff_only(client, visitor):
     operation = BulkOperation.objects.create(action="retry", actor="someone", total=0)
     urls = [

@@ -1,15 +1,26 @@
 """Who may do what, decided in one place: the table of what each token scope grants, an
-actor's permissions, and the refusals."""
+actor's permissions, the refusals, and the limits of a reason, met in the service layer
+whatever face the request came through."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 
-from sagas.models import ApiToken
+from sagas.exceptions import ReasonRequired
+from sagas.models import ApiToken, BulkOperation
 from sagas.services import bulk
-from sagas.services.actions import ACTIONS, permitted
+from sagas.services.actions import (
+    ACTIONS,
+    MAX_REASON,
+    ReasonTooLong,
+    SagaNotFound,
+    perform,
+    permitted,
+)
 from sagas.services.actors import (
     BULK_OPERATE,
     READ_SAGAS,
@@ -67,3 +78,22 @@ def test_a_refusal_says_what_is_missing(actor, permission, what, message):
     with pytest.raises(PermissionDenied) as refused:
         require(actor, permission, what)
     assert str(refused.value) == message
+
+
+def test_perform_itself_refuses_a_reason_longer_than_any_face_accepts():
+    # The reason is judged before the saga is looked up, so no saga is needed here.
+    operator = token("operate")
+    with pytest.raises(ReasonTooLong, match=f"longer than {MAX_REASON} characters"):
+        perform(uuid.uuid4(), "retry", actor=operator, version=1, reason="x" * (MAX_REASON + 1))
+    with pytest.raises(SagaNotFound):
+        perform(uuid.uuid4(), "retry", actor=operator, version=1, reason="x" * MAX_REASON)
+
+
+@pytest.mark.parametrize(
+    "reason, words", [("x" * (MAX_REASON + 1), "longer than"), ("by hand\x00", "NUL")]
+)
+def test_a_bulk_operation_refuses_a_reason_a_single_action_would_refuse(reason, words):
+    issued, _ = ApiToken.issue("root", ["operate"])
+    with pytest.raises(ReasonRequired, match=words):
+        bulk.start("skip", bulk.select(ids=[]), Actor.of_token(issued), reason=reason)
+    assert not BulkOperation.objects.exists()
