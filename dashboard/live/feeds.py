@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from django.db.models import Max
 
 from sagas.models import SagaEvent, SagaInstance
+from sagas.serializers import SUMMARY_FIELDS
 from sagas.services.queries import page
 
 from .. import conf, filters, overview, payloads
@@ -66,7 +67,7 @@ class SagaListConsumer(LiveConsumer):
         first_page = None
         if rows and not self.query.cursor:
             found, _ = page(self.query.saga_filter, None, conf.page_size())
-            first_page = [payloads.summary(s) for s in found]
+            first_page = [payloads.list_row(s) for s in found]
         changed: list[dict[str, Any]] = []
         behind = False
         if after is not None and after < last:
@@ -79,8 +80,7 @@ class SagaListConsumer(LiveConsumer):
             behind = len(latest) > REPLAY_SAGAS
             matching = self.query.saga_filter.apply(SagaInstance.objects.filter(id__in=latest))
             changed = [
-                payloads.summary(row, event_id=latest[row["id"]])
-                for row in matching.values(*payloads.SUMMARY_FIELDS)
+                payloads.list_row(s, event_id=latest[s.id]) for s in matching.only(*SUMMARY_FIELDS)
             ]
         return {"rows": first_page, "changed": changed, "behind": behind, "last_event_id": last}
 
