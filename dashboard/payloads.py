@@ -1,6 +1,6 @@
 """The dashboard's additions to the shared serializers (sagas/serializers.py): a list row
-(its reason cut short, the event that changed it), each step's kind, and an attempt's
-traceback for those allowed to read it.
+(its reason cut short, the event that changed it, the row as the page shows it), each
+step's kind, and an attempt's traceback for those allowed to read it.
 
 Everything here is JSON- and msgpack-safe, because the same dicts travel through
 channels-redis. Saga data is data: the browser renders it as text, never as markup.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.template.loader import get_template
 from django.utils import timezone
 
 from sagas import serializers
@@ -21,6 +22,7 @@ REASON_CHARS = 300  # a list row's reason: frames stay small, and the row shows 
 TRACEBACK_CHARS = 8000
 # A traceback names server paths and code: it needs its own permission, beyond staff.
 TRACEBACK_PERMISSION = "sagas.view_traceback"
+ROW_TEMPLATE = "dashboard/saga_row.html"
 
 
 def list_row(saga: SagaInstance, event_id: int = 0) -> dict[str, Any]:
@@ -28,6 +30,13 @@ def list_row(saga: SagaInstance, event_id: int = 0) -> dict[str, Any]:
     newest event of the saga that the row reflects (0 when not read from an event)."""
     row = serializers.summary(saga)
     return {**row, "reason": row["reason"][:REASON_CHARS], "event_id": event_id}
+
+
+def with_html(rows: Iterable[dict[str, Any]], *, bulk: bool) -> list[dict[str, Any]]:
+    """`rows` (list_row dicts), each with the <tr> the list page shows for it: the page's
+    first rows and the live ones come from the one template. `bulk` adds the tick box."""
+    template = get_template(ROW_TEMPLATE)
+    return [{**row, "html": template.render({"saga": row, "bulk": bulk})} for row in rows]
 
 
 def step_kinds(saga_type: str) -> dict[str, dict[str, Any]]:
