@@ -12,10 +12,6 @@ DEFAULT_STUCK_SECONDS = 300.0
 MULTIPART_FRAMING = 64 * 1024
 
 
-def jaeger_ui_url() -> str:
-    return str(getattr(settings, "JAEGER_UI_URL", "http://localhost:16686")).rstrip("/")
-
-
 def stuck_seconds(saga_type: str) -> float:
     """How long an active saga may go without a change before it needs an operator.
 

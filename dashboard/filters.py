@@ -63,7 +63,7 @@ class ListQuery:
         return urlencode({k: v for k, v in values.items() if v})
 
     def matches(self, row: Mapping[str, Any]) -> bool:
-        """Whether a live row (a payloads.summary) belongs in this view."""
+        """Whether a live row (a payloads.list_row) belongs in this view."""
         if self.type and row["type"] != self.type:
             return False
         if self.status and row["status"] != self.status:

@@ -11,13 +11,11 @@ from typing import Any
 
 from django.urls import reverse
 
+from sagas import serializers
 from sagas.models import OperatorAction, SagaInstance
 from sagas.services import bulk
 from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, permitted
 from sagas.services.actors import Actor
-
-from . import conf
-from .payloads import iso
 
 LABELS = {
     "retry": "Retry",
@@ -59,28 +57,11 @@ def offered(saga: SagaInstance, user: Any) -> tuple[list[dict[str, Any]], list[d
     return allowed, unavailable
 
 
-def trace_url(trace_id: str) -> str | None:
-    return f"{conf.jaeger_ui_url()}/trace/{trace_id}" if trace_id else None
-
-
 def audit_entry(record: OperatorAction) -> dict[str, Any]:
-    detail = record.detail or {}
     return {
-        "id": record.id,
-        "created_at": iso(record.created_at),
-        "actor": record.actor,
-        "action": record.action,
+        **serializers.operator_action(record),
         "label": label(record.action),
-        "reason": record.reason,
-        "step": record.step,
-        "outcome": record.outcome,
-        "status_before": record.status_before,
-        "status_after": record.status_after,
-        "version_before": record.version_before,
-        "version_after": record.version_after,
-        "trace_id": record.trace_id,
-        "trace_url": trace_url(record.trace_id),
-        "input_diff": detail.get("input_diff"),
+        "input_diff": (record.detail or {}).get("input_diff"),
     }
 
 

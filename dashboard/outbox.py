@@ -11,8 +11,7 @@ from django.db.models import Count, Min
 from sagas.engine.leases import database_now
 from sagas.messaging import circuits
 from sagas.models import OutboxMessage
-
-from . import payloads
+from sagas.serializers import iso, outbox_message
 
 LISTED = 100
 DEAD_LISTED = 20
@@ -34,18 +33,16 @@ def compute(now: datetime | None = None) -> dict[str, Any]:
     oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
     dead = OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).count()
     return {
-        "generated_at": payloads.iso(now),
+        "generated_at": iso(now),
         "pending": sum(d["pending"] for d in destinations),
         "dead": dead,
         "oldest_age_seconds": _age(now, oldest),
         "destinations": destinations,
         # Oldest first: the ones that are stuck are what an operator came for.
-        "messages": [
-            payloads.outbox_message(m) for m in pending.order_by("created_at", "id")[:LISTED]
-        ],
+        "messages": [outbox_message(m) for m in pending.order_by("created_at", "id")[:LISTED]],
         # Newest first: a poison message or a refused answer shows here with its reason.
         "dead_letters": [
-            {**payloads.outbox_message(m), "sender": m.sender}
+            {**outbox_message(m), "sender": m.sender}
             for m in OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).order_by("-id")[
                 :DEAD_LISTED
             ]

@@ -16,6 +16,7 @@ from django.db.models.functions import TruncMinute
 from sagas.engine.leases import database_now
 from sagas.models import SagaEvent, SagaInstance
 from sagas.registry import registry
+from sagas.serializers import SUMMARY_FIELDS, iso
 from sagas.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, SagaStatus
 
 from . import conf, payloads
@@ -35,17 +36,17 @@ def compute(now: datetime | None = None) -> dict[str, Any]:
     )
     counts.update(terminal_counts.get(now))
     return {
-        "generated_at": payloads.iso(now),
+        "generated_at": iso(now),
         "last_event_id": SagaEvent.objects.aggregate(m=Max("id"))["m"] or 0,
         "counts": counts,
         "total": sum(counts.values()),
         "minutes": _per_minute(start, now),
         "types": _per_type(start),
-        "failed": [payloads.summary(r) for r in _failed()],
+        "failed": [payloads.list_row(s) for s in _failed()],
         "stuck": _stuck(now),
         "recent": [
-            payloads.summary(r)
-            for r in rows.order_by("-created_at", "-id").values(*payloads.SUMMARY_FIELDS)[:10]
+            payloads.list_row(s)
+            for s in rows.order_by("-created_at", "-id").only(*SUMMARY_FIELDS)[:10]
         ],
     }
 
@@ -109,7 +110,7 @@ def _per_minute(start: datetime, now: datetime) -> list[dict[str, Any]]:
     minutes: dict[datetime, dict[str, Any]] = {}
     slot = start
     while slot <= now:
-        minutes[slot] = {"minute": payloads.iso(slot), "started": 0, "completed": 0}
+        minutes[slot] = {"minute": iso(slot), "started": 0, "completed": 0}
         minutes[slot]["compensated"] = 0
         slot += timedelta(minutes=1)
     started = (
@@ -203,11 +204,11 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _failed() -> list[dict[str, Any]]:
+def _failed() -> list[SagaInstance]:
     return list(
         SagaInstance.objects.filter(status=SagaStatus.FAILED)
         .order_by("-updated_at")
-        .values(*payloads.SUMMARY_FIELDS)[:LISTED]
+        .only(*SUMMARY_FIELDS)[:LISTED]
     )
 
 
@@ -219,13 +220,13 @@ def _stuck(now: datetime) -> list[dict[str, Any]]:
             status__in=ACTIVE_STATUSES, updated_at__lt=now - timedelta(seconds=shortest)
         )
         .order_by("updated_at")
-        .values(*payloads.SUMMARY_FIELDS)[: LISTED * 10]
+        .only(*SUMMARY_FIELDS)[: LISTED * 10]
     )
     stuck = []
-    for row in candidates:
-        idle = (now - row["updated_at"]).total_seconds()
-        if idle >= conf.stuck_seconds(row["saga_type"]):
-            stuck.append({**payloads.summary(row), "idle_seconds": round(idle)})
+    for saga in candidates:
+        idle = (now - saga.updated_at).total_seconds()
+        if idle >= conf.stuck_seconds(saga.saga_type):
+            stuck.append({**payloads.list_row(saga), "idle_seconds": round(idle)})
         if len(stuck) >= LISTED:
             break
     return stuck

@@ -10,9 +10,10 @@ from channels.db import database_sync_to_async
 from django.db.models import Max
 
 from sagas.models import SagaEvent, SagaInstance
+from sagas.serializers import SUMMARY_FIELDS
 from sagas.services.queries import page
 
-from .. import conf, filters, overview, payloads
+from .. import conf, filters, operator, overview, payloads
 from .. import outbox as outbox_figures
 from . import listfeed
 from .consumer import LiveConsumer
@@ -24,9 +25,11 @@ REPLAY_SAGAS = 2000  # past this many changed sagas a browser is told to reload 
 
 class SagaListConsumer(LiveConsumer):
     """The list page: rows matching the page's filters, new and changed, coalesced (see
-    listfeed.py: sockets with the same filters share the work)."""
+    listfeed.py: sockets with the same filters share the work), each with its <tr>."""
 
     async def prepare(self, params: dict[str, str]) -> None:
+        # Whether the rows carry the bulk tick box, as the page that opened the socket does.
+        self.bulk = bool(await database_sync_to_async(operator.bulk_actions)(self.scope["user"]))
         self.after = filters.parse_after(params.get("after"))
         self.query = filters.parse(
             {k: v for k, v in params.items() if k != "after"}, filters.LIVE_PARAMS
@@ -35,7 +38,7 @@ class SagaListConsumer(LiveConsumer):
         self.backlog: dict[str, dict[str, Any]] | None = {}
 
     async def snapshot(self) -> None:
-        await listfeed.subscribe(self, self.query)  # first, so the snapshot misses nothing
+        await listfeed.subscribe(self, self.query, self.bulk)  # first: the snapshot misses nothing
         data = await database_sync_to_async(self.read_snapshot)(self.after)
         await self.send_frame({"type": "snapshot", **data})
         waiting, self.backlog = self.backlog or {}, None
@@ -66,7 +69,7 @@ class SagaListConsumer(LiveConsumer):
         first_page = None
         if rows and not self.query.cursor:
             found, _ = page(self.query.saga_filter, None, conf.page_size())
-            first_page = [payloads.summary(s) for s in found]
+            first_page = payloads.with_html([payloads.list_row(s) for s in found], bulk=self.bulk)
         changed: list[dict[str, Any]] = []
         behind = False
         if after is not None and after < last:
@@ -78,15 +81,15 @@ class SagaListConsumer(LiveConsumer):
             )
             behind = len(latest) > REPLAY_SAGAS
             matching = self.query.saga_filter.apply(SagaInstance.objects.filter(id__in=latest))
-            changed = [
-                payloads.summary(row, event_id=latest[row["id"]])
-                for row in matching.values(*payloads.SUMMARY_FIELDS)
-            ]
+            changed = payloads.with_html(
+                [payloads.list_row(s, latest[s.id]) for s in matching.only(*SUMMARY_FIELDS)],
+                bulk=self.bulk,
+            )
         return {"rows": first_page, "changed": changed, "behind": behind, "last_event_id": last}
 
     def stop(self) -> None:
         if hasattr(self, "query"):
-            listfeed.unsubscribe(self, self.query)
+            listfeed.unsubscribe(self, self.query, self.bulk)
 
 
 class OverviewConsumer(LiveConsumer):

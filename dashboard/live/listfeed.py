@@ -1,5 +1,6 @@
-"""The list feed shared by every socket of one process that shows the same filters: rows
-are matched, coalesced and JSON-encoded once per burst, then sent to each of them."""
+"""The list feed shared by every socket of one process that shows the same filters (with or
+without the bulk tick box): rows are matched, coalesced, rendered and JSON-encoded once per
+burst, then sent to each of them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any, Protocol
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from .. import conf
+from .. import conf, payloads
 from ..filters import ListQuery
 from .hub import hub
 from .throttle import Throttle
@@ -20,9 +21,10 @@ class Socket(Protocol):
 
 
 class SharedFeed:
-    def __init__(self, key: str, query: ListQuery) -> None:
+    def __init__(self, key: tuple[str, bool], query: ListQuery, bulk: bool) -> None:
         self.key = key
         self.query = query
+        self.bulk = bulk
         self.sockets: set[Socket] = set()
         self.pending: dict[str, dict[str, Any]] = {}
         self.throttle = Throttle(conf.coalesce_seconds(), self.flush)
@@ -41,27 +43,28 @@ class SharedFeed:
         rows, self.pending = list(self.pending.values()), {}
         if not rows:
             return
+        rows = payloads.with_html(rows, bulk=self.bulk)
         frame = {"type": "sagas", "sagas": rows, "last_event_id": max(r["event_id"] for r in rows)}
         text = json.dumps(frame, cls=DjangoJSONEncoder)
         for socket in list(self.sockets):
             await socket.take(rows, text)
 
 
-_feeds: dict[str, SharedFeed] = {}
+_feeds: dict[tuple[str, bool], SharedFeed] = {}
 
 
-async def subscribe(socket: Socket, query: ListQuery) -> None:
-    """Feed `socket` the rows matching `query` from now on."""
-    key = query.params()
+async def subscribe(socket: Socket, query: ListQuery, bulk: bool) -> None:
+    """Feed `socket` the rows matching `query` from now on, with tick boxes if `bulk`."""
+    key = (query.params(), bulk)
     feed = _feeds.get(key)
     if feed is None:
-        feed = _feeds[key] = SharedFeed(key, query)
+        feed = _feeds[key] = SharedFeed(key, query, bulk)
     feed.sockets.add(socket)
     await hub.join(feed)
 
 
-def unsubscribe(socket: Socket, query: ListQuery) -> None:
-    feed = _feeds.get(query.params())
+def unsubscribe(socket: Socket, query: ListQuery, bulk: bool) -> None:
+    feed = _feeds.get((query.params(), bulk))
     if feed is None:
         return
     feed.sockets.discard(socket)

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from django.db.models import Q
 from django.utils import timezone
 
+from sagas import serializers
 from sagas.models import SagaEvent, SagaInstance, StepExecution
 
 from .. import filters, payloads
@@ -80,12 +81,12 @@ class SagaConsumer(LiveConsumer):
         if events:
             self.last_id = max(self.last_id, events[-1].id)
         return {
-            "saga": payloads.saga_state(saga),
+            "saga": serializers.state(saga),
             "attempts": payloads.attempts(
                 attempts, tracebacks=payloads.sees_tracebacks(self.scope["user"])
             ),
-            "events": [payloads.event(e) for e in events],
+            "events": [serializers.event(e) for e in events],
             "behind": behind,
             "last_event_id": max(self.last_id, after),
-            "server_time": payloads.iso(timezone.now()),
+            "server_time": serializers.iso(timezone.now()),
         }

@@ -15,12 +15,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sagas.exceptions import SagaError
 from sagas.models import BulkOperation
+from sagas.serializers import iso
 from sagas.services import bulk
 from sagas.services.actions import ACTIONS
 from sagas.services.actors import Actor
 
 from .. import operator, selection
-from ..payloads import iso
 from ..refusals import Refusal, json_refusal, wants_json
 
 ITEMS_SHOWN = 1000  # rows of the result table; the counts above it cover every saga

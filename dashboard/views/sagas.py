@@ -44,7 +44,7 @@ def saga_list(request: HttpRequest) -> HttpResponse:
     actions = operator.bulk_actions(request.user)
     context.update(
         query=query,
-        sagas=rows,
+        sagas=[payloads.list_row(s) for s in rows],
         next_url=f"?{query.params(cursor=next_cursor)}" if next_cursor else "",
         first_url=f"?{query.params(cursor='')}" if query.cursor else "",
         bulk=bulk_context(query, actions) if actions else None,

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Header, Query, Router, Schema, Status
 
+from sagas import serializers
 from sagas.models import SagaInstance
 from sagas.services.actions import perform
 from sagas.services.actors import READ_SAGAS, START_SAGA, require
@@ -92,7 +93,7 @@ def list_sagas(request: HttpRequest, q: Query[ListQuery]) -> dict:
         )
     flt = SagaFilter(type=q.type, status=q.status, correlation_id=q.correlation_id)
     rows, next_cursor = page(flt, q.cursor, q.limit)
-    return {"items": [serialize.summary(s) for s in rows], "next_cursor": next_cursor}
+    return {"items": [serializers.summary(s) for s in rows], "next_cursor": next_cursor}
 
 
 @router.get(
@@ -128,4 +129,4 @@ def act(request: HttpRequest, saga_id: UUID, action: ActionName, body: ActionIn)
         reason=body.reason,
         new_input=body.input,
     )
-    return {"saga": serialize.detail(saga), "action": serialize.operator_action(record)}
+    return {"saga": serialize.detail(saga), "action": serializers.operator_action(record)}

@@ -1,90 +1,24 @@
-"""Models to the API's JSON shapes (see schemas.py)."""
+"""The API's saga with its attempts and events: the shared serializers (sagas/serializers.py)
+in the shape the API has always published, an attempt's error nested (schemas.AttemptOut)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sagas import conf
-from sagas.models import OperatorAction, SagaEvent, SagaInstance, StepExecution
-
-
-def summary(saga: SagaInstance) -> dict[str, Any]:
-    steps = saga.definition_steps or []
-    current = steps[saga.current_step] if saga.current_step < len(steps) else None
-    return {
-        "id": saga.id,
-        "type": saga.saga_type,
-        "status": saga.status,
-        "correlation_id": saga.correlation_id,
-        "version": saga.version,
-        "current_step": current,
-        "reason": saga.reason,
-        "trace_id": saga.trace_id,
-        "trace_url": conf.trace_url(saga.trace_id),
-        "created_at": saga.created_at,
-        "updated_at": saga.updated_at,
-        "finished_at": saga.finished_at,
-    }
-
-
-def attempt(a: StepExecution) -> dict[str, Any]:
-    return {
-        "name": a.step_name,
-        "index": a.step_index,
-        "phase": a.phase,
-        "status": a.status,
-        "attempt": a.attempt,
-        "generation": a.generation,
-        "idempotency_key": a.idempotency_key,
-        "started_at": a.started_at,
-        "finished_at": a.finished_at,
-        "deadline": a.deadline,
-        "duration_ms": a.duration_ms,
-        "result": a.result,
-        # Never the traceback: it names server paths (the dashboard shows it to holders of
-        # sagas.view_traceback only; tests/api/test_tracebacks.py).
-        "error": {"type": a.error_type, "message": a.error_message} if a.error_type else None,
-        "duplicates": a.duplicates,
-    }
-
-
-def event(e: SagaEvent) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "type": e.type,
-        "step": e.step,
-        "phase": e.phase,
-        "attempt": e.attempt,
-        "status": e.status,
-        "version": e.version,
-        "payload": e.payload,
-        "actor": e.actor,
-        "created_at": e.created_at,
-    }
+from sagas import serializers
+from sagas.models import SagaInstance, StepExecution
 
 
 def detail(saga: SagaInstance) -> dict[str, Any]:
     return {
-        **summary(saga),
+        **serializers.state(saga),
         "input": saga.input,
-        "context": saga.context,
-        "phase": saga.phase,
-        "next_run_at": saga.next_run_at,
         "steps": [attempt(a) for a in saga.steps.order_by("started_at", "id")],
-        "events": [event(e) for e in saga.events.order_by("id")],
+        "events": [serializers.event(e) for e in saga.events.order_by("id")],
     }
 
 
-def operator_action(a: OperatorAction) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "action": a.action,
-        "actor": a.actor,
-        "reason": a.reason,
-        "step": a.step,
-        "status_before": a.status_before,
-        "status_after": a.status_after,
-        "version_before": a.version_before,
-        "version_after": a.version_after,
-        "created_at": a.created_at,
-    }
+def attempt(a: StepExecution) -> dict[str, Any]:
+    row = serializers.attempt(a)
+    kind, message = row.pop("error_type"), row.pop("error_message")
+    return {**row, "error": {"type": kind, "message": message} if kind else None}

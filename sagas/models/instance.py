@@ -7,6 +7,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from sagas import conf
 from sagas.statuses import ACTIVE_STATUSES, Phase, SagaStatus
 
 
@@ -110,3 +111,14 @@ class SagaInstance(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def current_step_name(self) -> str | None:
+        """The name of the step the saga is at; None past its last step."""
+        steps = self.definition_steps or []
+        return steps[self.current_step] if self.current_step < len(steps) else None
+
+    @property
+    def trace_url(self) -> str | None:
+        """The saga's trace in Jaeger's UI; None without a trace id."""
+        return conf.trace_url(self.trace_id)

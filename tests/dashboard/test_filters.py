@@ -42,7 +42,7 @@ def test_live_matching_agrees_with_the_query():
         {"to": hour_ago},
         {"from": hour_ago, "status": "completed"},
     ]
-    rows = [payloads.summary(s) for s in SagaInstance.objects.all()]
+    rows = [payloads.list_row(s) for s in SagaInstance.objects.all()]
     for params in cases:
         query = filters.parse(params)
         selected = {str(s.id) for s in query.saga_filter.apply(SagaInstance.objects.all())}
