@@ -17,11 +17,11 @@ from django.utils import timezone
 from sagas import serializers
 from sagas.models import SagaEvent, SagaInstance, StepExecution
 from sagas.registry import registry
+from sagas.services.actors import VIEW_TRACEBACK, Actor
 
 REASON_CHARS = 300  # a list row's reason: frames stay small, and the row shows 120
 TRACEBACK_CHARS = 8000
 # A traceback names server paths and code: it needs its own permission, beyond staff.
-TRACEBACK_PERMISSION = "sagas.view_traceback"
 ROW_TEMPLATE = "dashboard/saga_row.html"
 
 
@@ -52,7 +52,7 @@ def step_kinds(saga_type: str) -> dict[str, dict[str, Any]]:
 
 def sees_tracebacks(user: Any) -> bool:
     """Whether `user` may see step tracebacks (superusers have every permission)."""
-    return bool(user is not None and user.has_perm(TRACEBACK_PERMISSION))
+    return user is not None and Actor.of_user(user).may(VIEW_TRACEBACK)
 
 
 def attempts(rows: Iterable[StepExecution], *, tracebacks: bool) -> list[dict[str, Any]]:

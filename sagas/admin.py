@@ -138,9 +138,7 @@ class SagaAdmin(admin.ModelAdmin):
 
     @admin.display(description="current step")
     def current_step_name(self, obj: SagaInstance) -> str:
-        steps = obj.definition_steps or []
-        name = steps[obj.current_step] if obj.current_step < len(steps) else "-"
-        return f"{name} ({obj.phase})"
+        return f"{obj.current_step_name or '-'} ({obj.phase})"
 
     # One has_<codename>_permission per action permission, as admin actions expect.
     def _may(self, request: HttpRequest, codename: str) -> bool:

@@ -14,6 +14,7 @@ from sagas.engine.leases import database_now
 from sagas.models import SagaEvent, SagaInstance
 from sagas.registry import registry
 from sagas.services import bulk
+from sagas.services.actions import MAX_REASON
 from sagas.services.queries import InvalidQuery, page
 from sagas.statuses import SagaStatus
 
@@ -66,6 +67,7 @@ def bulk_context(query: filters.ListQuery, actions: list[dict[str, Any]]) -> dic
     return {
         "actions": actions,
         "count": min(matching, COUNT_SHOWN),
+        "max_reason": MAX_REASON,
         "more": matching > COUNT_SHOWN,
         "filter": query.params(cursor=""),
     }

@@ -9,6 +9,7 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field
 
+from sagas.services.actions import MAX_REASON
 from sagas.statuses import AttemptStatus, Phase, SagaStatus
 
 SagaStatusName = Literal[tuple(SagaStatus.values)]  # type: ignore[valid-type]
@@ -39,7 +40,7 @@ class ActionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, description="the saga version the decision was made on")
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=MAX_REASON)
     input: dict[str, Any] | None = Field(
         default=None, description="retry_with_input only: the saga's new input"
     )
@@ -145,7 +146,7 @@ class BulkIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     action: BulkActionName
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=MAX_REASON)
     selection: SelectionIn
 
 

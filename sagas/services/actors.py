@@ -24,6 +24,7 @@ CANCEL = "sagas.cancel_saga"
 SKIP = "sagas.skip_step"
 EDIT_INPUT = "sagas.edit_saga_input"
 BULK_OPERATE = "sagas.bulk_operate"
+VIEW_TRACEBACK = "sagas.view_traceback"  # tracebacks name server paths; no scope grants it
 
 # What each API token scope grants; a token holds nothing else.
 SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
