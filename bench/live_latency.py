@@ -251,7 +251,7 @@ def bulk_insert(count: int) -> str:
         cursor.execute(
             f"""
             INSERT INTO sagas_sagainstance (
-                id, saga_type, status, correlation_id, input, context, current_step, phase,
+                id, saga_type, status, correlation_id, input, results, current_step, phase,
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
                 lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
@@ -293,7 +293,7 @@ def bulk_insert(count: int) -> str:
         cursor.execute(
             """
             INSERT INTO sagas_sagainstance (
-                id, saga_type, status, correlation_id, input, context, current_step, phase,
+                id, saga_type, status, correlation_id, input, results, current_step, phase,
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
                 lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
@@ -306,7 +306,7 @@ def bulk_insert(count: int) -> str:
         )
         cursor.execute(
             """
-            INSERT INTO sagas_stepexecution (saga_id, step_name, step_index, phase, attempt,
+            INSERT INTO sagas_stepattempt (saga_id, step_name, step_index, phase, attempt,
                 generation, idempotency_key, status, started_at, finished_at, result,
                 error_type, error_message, error_traceback, span_id, duplicates)
             SELECT %s, 'step' || lpad(i::text, 2, '0'), i, 'forward', a, 1,

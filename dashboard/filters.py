@@ -31,7 +31,7 @@ MAX_EVENT_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
-class ListQuery:
+class ListFilters:
     type: str = ""
     status: str = ""
     q: str = ""
@@ -76,8 +76,8 @@ class ListQuery:
         return not (self.end is not None and created >= self.end)
 
 
-def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListQuery:
-    """A ListQuery from request parameters; InvalidQuery names the first bad one."""
+def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListFilters:
+    """A ListFilters from request parameters; InvalidQuery names the first bad one."""
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise InvalidQuery(
@@ -105,7 +105,7 @@ def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListQ
     cursor = get("cursor")
     if cursor:
         decode_cursor(cursor)
-    return ListQuery(type=saga_type, status=status, q=q, start=start, end=end, cursor=cursor)
+    return ListFilters(type=saga_type, status=status, q=q, start=start, end=end, cursor=cursor)
 
 
 def parse_after(value: str | None) -> int | None:

@@ -1,6 +1,6 @@
 """The overview's figures: counts by status, the last hour per minute, failure rate and p95
 duration per saga type, and the sagas that need an operator. Every query is served by an
-index (see sagas/migrations/0002_dashboard_indexes.py), so it stays fast at a million sagas."""
+index (see sagas/migrations/0004_dashboard_indexes.py), so it stays fast at a million sagas."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from django.template.loader import get_template
 from django.utils import timezone
 
 from sagas import serializers
-from sagas.models import SagaEvent, SagaInstance, StepExecution
+from sagas.models import SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.services.actors import VIEW_TRACEBACK, Actor
 
@@ -55,11 +55,11 @@ def sees_tracebacks(user: Any) -> bool:
     return user is not None and Actor.of_user(user).may(VIEW_TRACEBACK)
 
 
-def attempts(rows: Iterable[StepExecution], *, tracebacks: bool) -> list[dict[str, Any]]:
+def attempts(rows: Iterable[StepAttempt], *, tracebacks: bool) -> list[dict[str, Any]]:
     return [attempt(a, tracebacks=tracebacks) for a in rows]
 
 
-def attempt(a: StepExecution, *, tracebacks: bool) -> dict[str, Any]:
+def attempt(a: StepAttempt, *, tracebacks: bool) -> dict[str, Any]:
     """One attempt; its traceback only when `tracebacks` (see sees_tracebacks)."""
     return {
         **serializers.attempt(a),
@@ -71,7 +71,7 @@ def attempt(a: StepExecution, *, tracebacks: bool) -> dict[str, Any]:
 
 def saga_detail(
     saga: SagaInstance,
-    attempt_rows: Iterable[StepExecution],
+    attempt_rows: Iterable[StepAttempt],
     events: Iterable[SagaEvent],
     *,
     tracebacks: bool,

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from sagas.exceptions import SagaError
-from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepExecution
+from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepAttempt
 from sagas.services import bulk
 from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, perform
 from sagas.services.actors import Actor
@@ -39,8 +39,8 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class StepExecutionInline(ReadOnlyInline):
-    model = StepExecution
+class StepAttemptInline(ReadOnlyInline):
+    model = StepAttempt
     fields = (
         "step_name",
         "phase",
@@ -115,7 +115,7 @@ class SagaAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     list_per_page = 50
     show_full_result_count = False  # a count over millions of sagas on every page costs
-    inlines = (StepExecutionInline, OperatorActionInline, SagaEventInline)
+    inlines = (StepAttemptInline, OperatorActionInline, SagaEventInline)
     actions = [_make_action(name) for name in ACTIONS if not ACTIONS[name].edits_input]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

@@ -62,7 +62,7 @@ def _secret_key_problem(key: str) -> str:
 
 
 def _participant_errors() -> list[Error]:
-    secrets = directory._mapping("SAGASCOPE_PARTICIPANT_SECRETS")
+    secrets = directory.mapping("SAGASCOPE_PARTICIPANT_SECRETS")
     # Every participant that has a secret, and every one reached over HTTP, which needs one.
     names = sorted(set(secrets) | set(directory.http_participants()))
     errors = []

@@ -248,10 +248,6 @@ class Saga:
         return cls.step_names().index(name)
 
     @classmethod
-    def pivot_index(cls) -> int | None:
-        return next((i for i, step in enumerate(cls.steps) if step.pivot), None)
-
-    @classmethod
     def fingerprint(cls) -> str:
         """A short hash of the step names and kinds, stored with every saga started."""
         shape = [[step.name, step.kind.value, step.has_compensation] for step in cls.steps]

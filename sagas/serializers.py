@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from sagas import conf
-from sagas.models import OperatorAction, OutboxMessage, SagaEvent, SagaInstance, StepExecution
+from sagas.models import OperatorAction, OutboxMessage, SagaEvent, SagaInstance, StepAttempt
 
 # The columns `summary` reads: `.only(*SUMMARY_FIELDS)` loads a list of sagas without their
 # input and results.
@@ -52,10 +52,15 @@ def summary(saga: SagaInstance) -> dict[str, Any]:
 
 def state(saga: SagaInstance) -> dict[str, Any]:
     """A saga with the parts that change as it runs: its results and when it runs next."""
-    return {**summary(saga), **_fields(saga, "context", "next_run_at", "in_flight")}
+    # "context": the name the API and the pages have always used for the step results.
+    return {
+        **summary(saga),
+        **_fields(saga, "next_run_at", "in_flight"),
+        "context": saga.results,
+    }
 
 
-def attempt(a: StepExecution) -> dict[str, Any]:
+def attempt(a: StepAttempt) -> dict[str, Any]:
     """One attempt at a step, with its error's type and message (never its traceback)."""
     return {
         **_fields(a, "id", "phase", "status", "attempt", "generation", "idempotency_key"),

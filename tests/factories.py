@@ -35,7 +35,7 @@ def serve_participants(transport: DatabaseTransport | None = None) -> int:
     return sum(
         transport.receive(participants.get(name))
         for name in participants.names()
-        if directory.transport_of(name) == directory.DATABASE
+        if directory.url(name) is None
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from django.core.serializers.json import DjangoJSONEncoder
 
 from .. import conf, payloads
-from ..filters import ListQuery
+from ..filters import ListFilters
 from .hub import hub
 from .throttle import Throttle
 
@@ -21,7 +21,7 @@ class Socket(Protocol):
 
 
 class SharedFeed:
-    def __init__(self, key: tuple[str, bool], query: ListQuery, bulk: bool) -> None:
+    def __init__(self, key: tuple[str, bool], query: ListFilters, bulk: bool) -> None:
         self.key = key
         self.query = query
         self.bulk = bulk
@@ -53,7 +53,7 @@ class SharedFeed:
 _feeds: dict[tuple[str, bool], SharedFeed] = {}
 
 
-async def subscribe(socket: Socket, query: ListQuery, bulk: bool) -> None:
+async def subscribe(socket: Socket, query: ListFilters, bulk: bool) -> None:
     """Feed `socket` the rows matching `query` from now on, with tick boxes if `bulk`."""
     key = (query.params(), bulk)
     feed = _feeds.get(key)
@@ -63,7 +63,7 @@ async def subscribe(socket: Socket, query: ListQuery, bulk: bool) -> None:
     await hub.join(feed)
 
 
-def unsubscribe(socket: Socket, query: ListQuery, bulk: bool) -> None:
+def unsubscribe(socket: Socket, query: ListFilters, bulk: bool) -> None:
     feed = _feeds.get((query.params(), bulk))
     if feed is None:
         return

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sagas import serializers
-from sagas.models import SagaEvent, SagaInstance, StepExecution
+from sagas.models import SagaEvent, SagaInstance, StepAttempt
 
 from .. import filters, payloads
 from .broadcast import saga_group
@@ -68,7 +68,7 @@ class SagaConsumer(LiveConsumer):
         )
         behind = len(events) > MAX_EVENTS
         events = events[:MAX_EVENTS]
-        attempts = StepExecution.objects.filter(saga_id=self.saga_id)
+        attempts = StepAttempt.objects.filter(saga_id=self.saga_id)
         if not every_attempt:
             attempts = attempts.filter(Q(id__in=self.open_attempts) | Q(id__gt=self.newest_attempt))
         attempts = list(attempts.order_by("started_at", "id"))

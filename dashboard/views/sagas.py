@@ -35,7 +35,7 @@ def saga_list(request: HttpRequest) -> HttpResponse:
         query = filters.parse(request.GET)
         rows, next_cursor = page(query.saga_filter, query.cursor or None, conf.page_size())
     except InvalidQuery as exc:
-        context.update(error=str(exc), field=exc.field, query=filters.ListQuery())
+        context.update(error=str(exc), field=exc.field, query=filters.ListFilters())
         return render(request, "dashboard/saga_list.html", context, status=400)
     context["ranges"] = [
         (label, "?" + query.params(**{"from": start, "cursor": ""}))
@@ -59,7 +59,7 @@ def saga_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/saga_list.html", context)
 
 
-def bulk_context(query: filters.ListQuery, actions: list[dict[str, Any]]) -> dict[str, Any]:
+def bulk_context(query: filters.ListFilters, actions: list[dict[str, Any]]) -> dict[str, Any]:
     """The bulk bar: the actions, and how many sagas the whole filter matches on every page,
     counted up to COUNT_SHOWN ("1000+"): counting up to the 20,000 one operation may take
     cost 100 ms a page at a million sagas. The preview counts them exactly."""
@@ -80,7 +80,7 @@ def saga_detail(request: HttpRequest, saga_id: UUID) -> HttpResponse:
 
 
 def detail_context(request: HttpRequest, saga: SagaInstance, **extra: Any) -> dict[str, Any]:
-    attempts = saga.steps.order_by("started_at", "id")
+    attempts = saga.attempts.order_by("started_at", "id")
     events = list(saga.events.order_by("-id")[:MAX_EVENTS])[::-1]
     tracebacks = payloads.sees_tracebacks(request.user)
     data = payloads.saga_detail(saga, attempts, events, tracebacks=tracebacks)

@@ -1,4 +1,5 @@
-"""The HTTP API of DESIGN.md: start, read, list, act. Thin: the service layer does the work."""
+"""The HTTP API (the README lists it): start, read, list, act. Thin: the service layer does
+the work."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ router = Router(tags=["sagas"])
 LIST_PARAMS = {"type", "status", "correlation_id", "cursor", "limit"}
 
 
-class ListQuery(Schema):
+class SagaListParams(Schema):
     type: str | None = None
     status: SagaStatusName | None = None
     correlation_id: str | None = None
@@ -83,7 +84,7 @@ def start(
     response={200: SagaPageOut, 400: MessageOut, 401: MessageOut, 403: MessageOut, 422: MessageOut},
     summary="List sagas, newest first",
 )
-def list_sagas(request: HttpRequest, q: Query[ListQuery]) -> dict:
+def list_sagas(request: HttpRequest, q: Query[SagaListParams]) -> dict:
     require(actor_of(request), READ_SAGAS)
     unknown = sorted(set(request.GET) - LIST_PARAMS)
     if unknown:

@@ -67,11 +67,11 @@ def command_body(
             saga_type=saga.saga_type,
             correlation_id=saga.correlation_id,
             input=saga.input,
-            results=saga.context,
+            results=saga.results,
             step=effect.step_name,
             phase=Phase(effect.phase),
             attempt=effect.attempt,
             idempotency_key=effect.idempotency_key,
         )
         return dict(step.payload(ctx))
-    return {"input": saga.input, "results": saga.context}
+    return {"input": saga.input, "results": saga.results}

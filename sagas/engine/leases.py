@@ -23,7 +23,7 @@ from django.db.models import Min
 from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 
-from sagas.models import SagaInstance, StepExecution
+from sagas.models import SagaInstance, StepAttempt
 from sagas.statuses import ACTIVE_STATUSES, SagaStatus
 
 _ACTIVE = f"'{SagaStatus.RUNNING.value}', '{SagaStatus.COMPENSATING.value}'"
@@ -107,11 +107,11 @@ def _as_uuid(value: object) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def running_attempts(rows: Iterable[SagaInstance]) -> dict[uuid.UUID, StepExecution]:
+def running_attempts(rows: Iterable[SagaInstance]) -> dict[uuid.UUID, StepAttempt]:
     """The attempt each of these in-flight sagas last started, where it was recorded."""
-    found: dict[uuid.UUID, StepExecution] = {}
+    found: dict[uuid.UUID, StepAttempt] = {}
     for row in rows:
-        attempt = StepExecution.objects.filter(
+        attempt = StepAttempt.objects.filter(
             saga_id=row.id, step_index=row.current_step, phase=row.phase, attempt=row.attempt
         ).first()
         if attempt is not None:

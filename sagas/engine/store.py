@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connections, router, transaction
 from django.db.models import Model
 
-from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepExecution
+from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.signals import publish_events_on_commit
 from sagas.statuses import TERMINAL_STATUSES, Phase, SagaStatus
@@ -32,7 +32,7 @@ STATE_FIELDS = [
     "possibly_done_earlier",
     "generations",
     "compensation_plan",
-    "context",
+    "results",
     "reason",
     "version",
     "next_run_at",
@@ -63,7 +63,7 @@ def state_of(row: SagaInstance) -> SagaState:
         possibly_done_earlier=row.possibly_done_earlier,
         generations=dict(row.generations or {}),
         plan=tuple(row.compensation_plan or ()),
-        results=dict(row.context or {}),
+        results=dict(row.results or {}),
         definition_steps=tuple(row.definition_steps or ()),
         reason=row.reason,
         version=row.version,
@@ -83,7 +83,7 @@ def copy_state(row: SagaInstance, state: SagaState, now: datetime) -> None:
     row.possibly_done_earlier = state.possibly_done_earlier
     row.generations = dict(state.generations)
     row.compensation_plan = list(state.plan)
-    row.context = dict(state.results)
+    row.results = dict(state.results)
     row.reason = state.reason
     row.version = state.version
     row.next_run_at = state.next_run_at
@@ -101,15 +101,15 @@ def attempt_key(saga_id: Any, step: int, phase: str, attempt: int) -> AttemptKey
 class TransitionWriter:
     """Collects transitions of many sagas and writes them with a handful of bulk statements.
 
-    `known_attempts` holds StepExecution rows the caller already has (the worker keeps the
+    `known_attempts` holds StepAttempt rows the caller already has (the worker keeps the
     ones it started), so finishing them needs no lookup.
     """
 
-    def __init__(self, known_attempts: dict[AttemptKey, StepExecution] | None = None) -> None:
+    def __init__(self, known_attempts: dict[AttemptKey, StepAttempt] | None = None) -> None:
         self.known = known_attempts if known_attempts is not None else {}
         self.rows: list[SagaInstance] = []
         self.new_rows: list[SagaInstance] = []
-        self.new_attempts: list[StepExecution] = []
+        self.new_attempts: list[StepAttempt] = []
         self.finished: list[tuple[AttemptKey, FinishAttempt]] = []
         self.events: list[SagaEvent] = []
         self.messages: list[OutboxMessage] = []
@@ -141,7 +141,7 @@ class TransitionWriter:
         self, row: SagaInstance, state: SagaState, effect: Any, actor: str, now: datetime
     ) -> None:
         if isinstance(effect, AddAttempt):
-            attempt = StepExecution(
+            attempt = StepAttempt(
                 saga_id=row.id,
                 step_name=effect.step_name,
                 step_index=effect.step,
@@ -188,7 +188,7 @@ class TransitionWriter:
         if self.new_rows:
             SagaInstance.objects.bulk_create(self.new_rows)
         if self.new_attempts:
-            StepExecution.objects.bulk_create(self.new_attempts)
+            StepAttempt.objects.bulk_create(self.new_attempts)
         if self.finished:
             self._finish_attempts()
         if self.rows:
@@ -227,7 +227,7 @@ class TransitionWriter:
             changed.append(attempt)
             self.known.pop(key, None)
         if changed:
-            update_many(StepExecution, changed, FINISH_FIELDS)
+            update_many(StepAttempt, changed, FINISH_FIELDS)
 
 
 def update_many(model: type[Model], rows: list[Any], fields: list[str]) -> None:
@@ -254,10 +254,10 @@ def update_many(model: type[Model], rows: list[Any], fields: list[str]) -> None:
         cursor.executemany(sql, params)
 
 
-def _lookup_attempts(keys: list[AttemptKey]) -> list[StepExecution]:
+def _lookup_attempts(keys: list[AttemptKey]) -> list[StepAttempt]:
     from django.db.models import Q
 
     query = Q()
     for saga_id, step, phase, attempt in keys:
         query |= Q(saga_id=saga_id, step_index=step, phase=phase, attempt=attempt)
-    return list(StepExecution.objects.filter(query))
+    return list(StepAttempt.objects.filter(query))

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-DATABASE = "database"
-HTTP = "http"
 
-
-def _mapping(name: str) -> dict[str, str]:
+def mapping(name: str) -> dict[str, str]:
     value = getattr(settings, name, {}) or {}
     if isinstance(value, str):
         pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
@@ -22,16 +19,12 @@ def _mapping(name: str) -> dict[str, str]:
 
 
 def url(participant: str) -> str | None:
-    return _mapping("SAGASCOPE_PARTICIPANT_URLS").get(participant) or None
+    return mapping("SAGASCOPE_PARTICIPANT_URLS").get(participant) or None
 
 
 def secret(participant: str) -> str:
-    return _mapping("SAGASCOPE_PARTICIPANT_SECRETS").get(participant, "")
-
-
-def transport_of(participant: str) -> str:
-    return HTTP if url(participant) else DATABASE
+    return mapping("SAGASCOPE_PARTICIPANT_SECRETS").get(participant, "")
 
 
 def http_participants() -> list[str]:
-    return sorted(_mapping("SAGASCOPE_PARTICIPANT_URLS"))
+    return sorted(mapping("SAGASCOPE_PARTICIPANT_URLS"))

@@ -8,7 +8,6 @@ the W3C `traceparent`, `tracestate` and `baggage` of the span that sent it.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 COMMAND_HEADERS = (
@@ -63,18 +62,6 @@ def require(headers: Any, names: tuple[str, ...]) -> dict[str, Any]:
     except ValueError:
         raise MalformedMessage("header 'saga_id' is not a UUID") from None
     return headers
-
-
-def expired(headers: Any, now: datetime) -> bool:
-    """True once a command's deadline has passed: its attempt has timed out and a retry
-    (with the same idempotency key) supersedes it, so handling it would be wasted work."""
-    deadline = headers.get("deadline") if isinstance(headers, dict) else None
-    if not deadline:
-        return False
-    try:
-        return datetime.fromisoformat(str(deadline)) < now
-    except ValueError:
-        return False
 
 
 def ok(result: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The engine's tables. Each module holds one concept; all are exported here."""
 
-from sagas.models.attempts import StepExecution
+from sagas.models.attempts import StepAttempt
 from sagas.models.audit import OperatorAction
 from sagas.models.bulk import BulkItem, BulkOperation
 from sagas.models.circuits import CircuitBreaker
@@ -19,5 +19,5 @@ __all__ = [
     "ProcessedMessage",
     "SagaEvent",
     "SagaInstance",
-    "StepExecution",
+    "StepAttempt",
 ]

@@ -1,4 +1,4 @@
-"""StepExecution: one attempt of one step, forward or compensation."""
+"""StepAttempt: one attempt of one step, forward or compensation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from django.db.models import Q
 from sagas.statuses import AttemptStatus, Phase
 
 
-class StepExecution(models.Model):
-    saga = models.ForeignKey("sagas.SagaInstance", on_delete=models.CASCADE, related_name="steps")
+class StepAttempt(models.Model):
+    saga = models.ForeignKey(
+        "sagas.SagaInstance", on_delete=models.CASCADE, related_name="attempts"
+    )
     step_name = models.CharField(max_length=100)
     step_index = models.PositiveIntegerField()
     phase = models.CharField(max_length=20, choices=Phase.choices)

@@ -20,7 +20,7 @@ class SagaInstance(models.Model):
     correlation_id = models.CharField(max_length=200, blank=True, default="")
     input = models.JSONField(default=dict)
     # Step results by step name: what later steps and compensations are given.
-    context = models.JSONField(default=dict)
+    results = models.JSONField(default=dict)
 
     # Position: which step, in which phase, at which attempt (see engine/statemachine.py).
     current_step = models.PositiveIntegerField(default=0)

@@ -89,6 +89,3 @@ class ApiToken(models.Model):
             return False
         self.revoked_at = now
         return True
-
-    def allows(self, scope: str) -> bool:
-        return self.is_live and scope in self.scopes

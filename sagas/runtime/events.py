@@ -20,7 +20,7 @@ from sagas.engine.state import (
     TimedOut,
 )
 from sagas.messaging import circuits, outbox
-from sagas.models import SagaInstance, StepExecution
+from sagas.models import SagaInstance, StepAttempt
 from sagas.statuses import AttemptStatus
 
 EventMaker = Callable[[datetime], object]
@@ -55,7 +55,7 @@ def outcome(result: Outcome, offset: float) -> EventMaker:
     return make
 
 
-def recover(attempt: StepExecution | None, definition: type[Saga], row: SagaInstance) -> EventMaker:
+def recover(attempt: StepAttempt | None, definition: type[Saga], row: SagaInstance) -> EventMaker:
     """The event for a saga claimed with an attempt in flight: a remote attempt whose
     reply did not come by its deadline, or a local one whose worker is gone."""
     atomic = definition.steps[row.current_step].atomic

@@ -41,7 +41,7 @@ from sagas.engine.store import LEASE_FIELDS, AttemptKey, TransitionWriter, attem
 from sagas.engine.wakeup import Waiter
 from sagas.exceptions import ActionNotAllowed
 from sagas.messaging import outbox
-from sagas.models import SagaInstance, StepExecution
+from sagas.models import SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.services import bulk, replies
 from sagas.statuses import ACTIVE_STATUSES, Phase
@@ -102,7 +102,7 @@ class Worker:
         self.poll_interval = poll_interval if poll_interval is not None else conf.poll_interval()
         self.held: dict[uuid.UUID, Held] = {}
         self.stats = Stats()
-        self._attempts: dict[AttemptKey, StepExecution] = {}
+        self._attempts: dict[AttemptKey, StepAttempt] = {}
         self._runner = Runner(threads)
         self._stopping = threading.Event()
         self._lock = threading.Lock()

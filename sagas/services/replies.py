@@ -28,7 +28,7 @@ from sagas.engine.wakeup import notify_due
 from sagas.exceptions import ActionNotAllowed
 from sagas.messaging import outbox, schema
 from sagas.messaging.envelope import MalformedMessage
-from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepExecution
+from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.signals import publish_events_on_commit
 from sagas.statuses import ACTIVE_STATUSES, AttemptStatus, EventType
@@ -105,7 +105,7 @@ def apply(replies: list[Parsed]) -> None:
             ignored.append(_ignored(None, message, reply, f"no saga has id {reply.saga_id}", now))
             continue
         if reply.duplicate:
-            StepExecution.objects.filter(
+            StepAttempt.objects.filter(
                 saga=saga,
                 idempotency_key=reply.idempotency_key,
                 phase=reply.phase,
@@ -206,7 +206,7 @@ def _waiting_commands(
     ids: list[uuid.UUID],
 ) -> dict[tuple[uuid.UUID, int, str, int], uuid.UUID | None]:
     """The command message each waiting attempt of these sagas sent."""
-    rows = StepExecution.objects.filter(saga_id__in=ids, status=AttemptStatus.RUNNING).values_list(
+    rows = StepAttempt.objects.filter(saga_id__in=ids, status=AttemptStatus.RUNNING).values_list(
         "saga_id", "step_index", "phase", "attempt", "message_id"
     )
     return {(saga, step, phase, attempt): sent for saga, step, phase, attempt, sent in rows}

@@ -12,7 +12,7 @@ from . import spans
 from .setup import main_provider
 
 if TYPE_CHECKING:
-    from sagas.models import OutboxMessage, SagaInstance, StepExecution
+    from sagas.models import OutboxMessage, SagaInstance, StepAttempt
 
 
 class SpanBatch:
@@ -22,7 +22,7 @@ class SpanBatch:
         self._on = main_provider() is not None  # no provider: skip the work entirely
         self._pending: list[Callable[[], None]] = []
 
-    def attempt(self, saga: SagaInstance | None, attempt: StepExecution) -> None:
+    def attempt(self, saga: SagaInstance | None, attempt: StepAttempt) -> None:
         if self._on and saga is not None and saga.trace_id:
             saga, attempt = copy.copy(saga), copy.copy(attempt)
             self._pending.append(lambda: spans.emit_attempt(saga, attempt))

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import context, trace
+from opentelemetry import context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from .ids import preset
@@ -20,7 +20,7 @@ from .propagation import context_for, span_context
 from .setup import main_provider, provider_for
 
 if TYPE_CHECKING:
-    from sagas.models import OutboxMessage, SagaInstance, StepExecution
+    from sagas.models import OutboxMessage, SagaInstance, StepAttempt
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def saga_attributes(
     }
 
 
-def emit_attempt(saga: SagaInstance, attempt: StepExecution) -> None:
+def emit_attempt(saga: SagaInstance, attempt: StepAttempt) -> None:
     if attempt.finished_at is None or not attempt.span_id:
         return
     error = None
@@ -187,8 +187,3 @@ def operator_span(saga: SagaInstance, action: str, actor: str) -> Iterator[str]:
         span_cm.__exit__(None, None, None)
         raise
     span_cm.__exit__(None, None, None)
-
-
-def current_trace_id() -> str:
-    ctx = trace.get_current_span().get_span_context()
-    return f"{ctx.trace_id:032x}" if ctx.is_valid else ""

@@ -28,7 +28,7 @@ def failed_saga(correlation: str = "adm-1") -> SagaInstance:
         attempt=5,
         failures=5,
         next_run_at=None,
-        context={"a": None, "b": None, "c": None},
+        results={"a": None, "b": None, "c": None},
         reason="stuck",
     )
     saga.refresh_from_db()
@@ -210,7 +210,7 @@ def test_select_all_across_pages_takes_the_whole_filter(root):
 
 def test_compensate_asks_for_a_reason_and_shows_what_will_happen(root):
     saga = start("ledger", {}, correlation_id="c-1")
-    SagaInstance.objects.filter(id=saga.id).update(current_step=2, context={"a": 1, "b": 2})
+    SagaInstance.objects.filter(id=saga.id).update(current_step=2, results={"a": 1, "b": 2})
     data = {"action": "action_compensate", "index": "0", ACTION_CHECKBOX_NAME: [str(saga.id)]}
     confirm = root.post(CHANGELIST, data).content.decode()
     assert "compensates step 2 (b) and step 1 (a), in reverse order" in confirm.lower()

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 
 import tests.testapp.sagas
-from sagas.models import StepExecution
+from sagas.models import StepAttempt
 from tests.factories import settle, start, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +25,7 @@ def test_an_attempt_error_is_its_type_and_message_never_its_traceback():
     settle(worker())
     assert all(
         SERVER_PATH in t
-        for t in StepExecution.objects.filter(saga=saga).values_list("error_traceback", flat=True)
+        for t in StepAttempt.objects.filter(saga=saga).values_list("error_traceback", flat=True)
     )
     out = StringIO()
     call_command("create_api_token", "reader", "--scope", "read", stdout=out)

@@ -23,7 +23,7 @@ from django.db import connections
 
 from sagas.demo.models import Order, Payment, Reservation
 from sagas.exceptions import StaleVersion
-from sagas.models import OperatorAction, OutboxMessage, SagaEvent, SagaInstance, StepExecution
+from sagas.models import OperatorAction, OutboxMessage, SagaEvent, SagaInstance, StepAttempt
 from sagas.services.actions import perform
 from sagas.services.actors import Actor
 from sagas.services.start import start_saga
@@ -219,7 +219,7 @@ def check_invariants() -> None:
                 previous = e.status
         assert previous == saga.status
     attempts = defaultdict(list)
-    for saga_id, step, phase, n in StepExecution.objects.values_list(
+    for saga_id, step, phase, n in StepAttempt.objects.values_list(
         "saga_id", "step_index", "phase", "attempt"
     ):
         attempts[(saga_id, step, phase)].append(n)

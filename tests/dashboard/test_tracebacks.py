@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 import tests.testapp.sagas
-from sagas.models import StepExecution
+from sagas.models import StepAttempt
 from tests.factories import settle, start, worker
 
 from .conftest import communicator, run, session_cookie
@@ -28,7 +28,7 @@ def crashed():
     """A saga whose step crashed (a bug, not a business refusal): real tracebacks."""
     saga = start("ledger", {"sleep": "not a number"})
     settle(worker())
-    tracebacks = StepExecution.objects.filter(saga=saga).values_list("error_traceback", flat=True)
+    tracebacks = StepAttempt.objects.filter(saga=saga).values_list("error_traceback", flat=True)
     assert tracebacks and all(SERVER_PATH in t for t in tracebacks)
     return saga
 

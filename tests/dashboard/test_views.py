@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sagas.models import OutboxMessage, SagaInstance, StepExecution
+from sagas.models import OutboxMessage, SagaInstance, StepAttempt
 from tests.factories import settle, start, worker
 
 # The worker claims with the database clock, which a test-wide transaction would freeze.
@@ -198,8 +198,8 @@ def test_detail_embeds_attempts_kinds_events_and_payloads(staff_client):
     failed = data["attempts"][2]
     assert "refused" in failed["error_message"]
     assert failed["idempotency_key"].endswith(":c:forward:1")
-    # Whatever the participant reported (the messaging issue adds the field); None until then.
-    row = StepExecution.objects.get(saga=saga, step_name="c", phase="forward")
+    # The copies of the command the participant absorbed, as recorded on the attempt.
+    row = StepAttempt.objects.get(saga=saga, step_name="c", phase="forward")
     assert failed["duplicates"] == getattr(row, "duplicates", None)
     assert data["events"][-1]["type"] == "saga_compensated"
     assert data["last_event_id"] == data["events"][-1]["id"]

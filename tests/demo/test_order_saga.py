@@ -28,7 +28,7 @@ def run(sku: str, qty: int = 2, amount: float = 50, country: str = "FR") -> Saga
 
 def compensations(saga: SagaInstance) -> list[str]:
     return list(
-        saga.steps.filter(phase=Phase.COMPENSATION)
+        saga.attempts.filter(phase=Phase.COMPENSATION)
         .order_by("started_at", "id")
         .values_list("step_name", flat=True)
     )
@@ -118,4 +118,4 @@ def test_the_largest_quantity_is_taken_and_completes_as_out_of_stock(api):
     saga = SagaInstance.objects.get(id=response.json()["id"])
     assert saga.status == SagaStatus.COMPENSATED  # a clean business refusal, not a crash
     assert f"{MAX_QTY} requested, 100 available" in saga.reason
-    assert not saga.steps.exclude(error_traceback="").exists()
+    assert not saga.attempts.exclude(error_traceback="").exists()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from sagas.definition import Retry, Saga, Step
 from sagas.engine.leases import claim
-from sagas.models import SagaEvent, SagaInstance, StepExecution
+from sagas.models import SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.statuses import AttemptStatus, EventType, Phase, SagaStatus
 from tests.factories import settle, start, worker
@@ -90,7 +90,7 @@ def test_a_saga_runs_to_completion_with_its_history():
     saga.refresh_from_db()
     assert saga.status == SagaStatus.COMPLETED
     assert saga.lease_owner is None and saga.next_run_at is None
-    attempts = list(saga.steps.order_by("started_at", "id"))
+    attempts = list(saga.attempts.order_by("started_at", "id"))
     assert [(a.step_name, a.status) for a in attempts] == [
         (name, AttemptStatus.SUCCEEDED) for name in "abcd"
     ]
@@ -109,13 +109,13 @@ def test_a_business_failure_compensates_in_reverse_order():
     saga.refresh_from_db()
     assert saga.status == SagaStatus.COMPENSATED
     comp = list(
-        saga.steps.filter(phase=Phase.COMPENSATION)
+        saga.attempts.filter(phase=Phase.COMPENSATION)
         .order_by("started_at", "id")
         .values_list("step_name", flat=True)
     )
     assert comp == ["b", "a"]
     assert "step 'c' failed after a business error" in saga.reason
-    failed = saga.steps.get(step_name="c")
+    failed = saga.attempts.get(step_name="c")
     assert failed.status == AttemptStatus.FAILED and "refused" in failed.error_message
 
 
@@ -125,7 +125,7 @@ def test_transient_failures_are_retried_with_backoff_in_the_database():
     settle(w)
     saga.refresh_from_db()
     assert saga.status == SagaStatus.COMPLETED
-    two = list(saga.steps.filter(step_name="two").order_by("attempt"))
+    two = list(saga.attempts.filter(step_name="two").order_by("attempt"))
     assert [a.status for a in two] == ["failed", "failed", "succeeded"]
     assert two[0].error_type == "builtins.ConnectionError" and two[0].error_traceback
     retry_events = SagaEvent.objects.filter(saga=saga, type=EventType.STEP_FAILED)
@@ -139,7 +139,7 @@ def test_a_timed_out_step_is_retried_then_compensated_including_itself():
     settle(worker(), timeout=30)
     saga.refresh_from_db()
     assert saga.status == SagaStatus.COMPENSATED
-    second = list(saga.steps.filter(step_name="second", phase=Phase.FORWARD))
+    second = list(saga.attempts.filter(step_name="second", phase=Phase.FORWARD))
     assert [a.status for a in second] == [AttemptStatus.TIMED_OUT] * 3
     assert all(a.deadline is not None for a in second)
     comp = list(
@@ -155,7 +155,7 @@ def test_an_atomic_step_commits_its_writes_with_its_result_exactly_once():
     assert saga.status == SagaStatus.COMPLETED
     assert calls["write"] == 2  # the body ran twice...
     assert LedgerEntry.objects.filter(saga_id=saga.id).count() == 1  # ...its writes landed once
-    assert [a.status for a in saga.steps.order_by("attempt")] == ["failed", "succeeded"]
+    assert [a.status for a in saga.attempts.order_by("attempt")] == ["failed", "succeeded"]
 
 
 def test_a_changed_definition_stops_the_saga_in_failed_with_the_reason():
@@ -171,7 +171,7 @@ def test_a_changed_definition_stops_the_saga_in_failed_with_the_reason():
     saga.refresh_from_db()
     assert saga.status == SagaStatus.FAILED
     assert saga.reason == "definition changed: step 'one' was removed from saga type 'flaky'"
-    assert not saga.steps.exists()  # nothing ran under the wrong definition
+    assert not saga.attempts.exists()  # nothing ran under the wrong definition
 
 
 def test_a_worker_whose_lease_was_taken_writes_nothing():
@@ -194,14 +194,14 @@ def test_a_saga_whose_worker_vanished_resumes_with_the_same_key():
     saga = start("ledger")
     dead = worker()
     dead.tick()  # step a is in flight in a worker that now "dies"
-    running = StepExecution.objects.get(saga=saga, status=AttemptStatus.RUNNING)
+    running = StepAttempt.objects.get(saga=saga, status=AttemptStatus.RUNNING)
     SagaInstance.objects.filter(id=saga.id).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     settle(worker())
     saga.refresh_from_db()
     assert saga.status == SagaStatus.COMPLETED
-    a = list(saga.steps.filter(step_name="a").order_by("attempt"))
+    a = list(saga.attempts.filter(step_name="a").order_by("attempt"))
     assert a[0].id == running.id and a[0].status == AttemptStatus.FAILED
     assert a[0].error_type == "sagas.exceptions.WorkerLost"
     assert {x.idempotency_key for x in a} == {running.idempotency_key}

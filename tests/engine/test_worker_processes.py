@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from django.db.models import Count
 
-from sagas.models import SagaEvent, SagaInstance, StepExecution
+from sagas.models import SagaEvent, SagaInstance, StepAttempt
 from sagas.statuses import ACTIVE_STATUSES, SagaStatus
 from tests.factories import start
 from tests.processes import spawn_worker, stop_all, wait_for
@@ -73,13 +73,13 @@ def test_a_worker_killed_with_sigkill_loses_nothing(tmp_path):
     assert SagaInstance.objects.filter(status=SagaStatus.COMPLETED).count() == 200
     assert_each_effect_applied_once()
     assert LedgerEntry.objects.count() == 200 * 4
-    recovered = StepExecution.objects.filter(
+    recovered = StepAttempt.objects.filter(
         saga_id__in=orphans, error_type="sagas.exceptions.WorkerLost"
     )
     assert recovered.exists(), "orphaned in-flight attempts should be recorded as lost"
     # a lost attempt is retried under the same idempotency key
     for lost in recovered[:20]:
-        retry = StepExecution.objects.get(
+        retry = StepAttempt.objects.get(
             saga_id=lost.saga_id,
             step_index=lost.step_index,
             phase=lost.phase,
@@ -180,6 +180,6 @@ def test_a_worker_survives_losing_its_database_connections(tmp_path):
     assert SagaInstance.objects.filter(status=SagaStatus.COMPLETED).count() == 30
     assert_each_effect_applied_once()
     # the disconnect was felt: by a step (retried) or by the worker loop (recovered)
-    felt_by_step = StepExecution.objects.filter(error_message__contains="terminat").exists()
+    felt_by_step = StepAttempt.objects.filter(error_message__contains="terminat").exists()
     felt_by_loop = "database error" in (tmp_path / "resilient.log").read_text()
     assert felt_by_step or felt_by_loop

@@ -180,7 +180,7 @@ def test_a_saga_waiting_on_an_open_circuit_holds_its_attempt_without_spending_re
     saga.refresh_from_db()
     # five attempts, though the step allows two: none counted, none compensated
     assert saga.status == SagaStatus.RUNNING and saga.failures == 0
-    held = saga.steps.filter(status=AttemptStatus.TIMED_OUT)
+    held = saga.attempts.filter(status=AttemptStatus.TIMED_OUT)
     assert held.count() >= 4 and all("circuit is" in a.error_message for a in held)
     assert not saga.possibly_done
     assert all(m.status == "dead" for m in OutboxMessage.objects.filter(saga=saga)[:4])

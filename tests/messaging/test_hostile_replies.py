@@ -220,7 +220,7 @@ def test_poison_reply_rows_are_set_aside_and_every_other_saga_moves():
     assert good.status == "sent"
     saga.refresh_from_db()
     local.refresh_from_db()
-    assert saga.status == SagaStatus.COMPLETED and saga.context["schedule"] == {"shipment_id": 1}
+    assert saga.status == SagaStatus.COMPLETED and saga.results["schedule"] == {"shipment_id": 1}
     assert local.status == SagaStatus.COMPLETED
 
 
@@ -239,7 +239,7 @@ def test_a_reply_whose_write_fails_is_dead_lettered_alone():
         saga.refresh_from_db()
         assert saga.version > 2, saga.status  # applied: moved past its first step
     fine.refresh_from_db()
-    assert fine.context["pay"] == {"paid": 2} and fine.in_flight  # waits for shipping now
+    assert fine.results["pay"] == {"paid": 2} and fine.in_flight  # waits for shipping now
 
 
 def test_a_reply_for_an_unknown_saga_does_not_break_the_live_push_of_its_batch():
@@ -263,13 +263,13 @@ def test_a_participant_cannot_answer_another_participants_step_over_http():
     assert signed_post(forged, participant="payment").status_code == 202  # authentic: queued
     worker().tick()
     saga.refresh_from_db()
-    assert saga.in_flight and saga.status == SagaStatus.RUNNING and "schedule" not in saga.context
+    assert saga.in_flight and saga.status == SagaStatus.RUNNING and "schedule" not in saga.results
     assert ignored() == ["payment answered a command that went to shipping"]
     # shipping's own answer still counts
     assert signed_post(answer(command), participant="shipping").status_code == 202
     worker().tick()
     saga.refresh_from_db()
-    assert saga.context["schedule"] == {"shipment_id": 1}
+    assert saga.results["schedule"] == {"shipment_id": 1}
 
 
 def test_a_participant_cannot_answer_another_participants_step_over_the_database():
@@ -375,7 +375,7 @@ def test_the_relay_queues_a_good_synchronous_answer_with_its_sender(shipping_ans
     assert (reply.status, reply.sender) == ("pending", "shipping")
     worker().tick()
     saga.refresh_from_db()
-    assert saga.context["schedule"] == {"shipment_id": 9}
+    assert saga.results["schedule"] == {"shipment_id": 9}
 
 
 def test_a_failed_transient_reply_is_still_retried_under_the_same_key():

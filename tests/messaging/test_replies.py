@@ -75,14 +75,14 @@ def test_the_matching_reply_completes_the_step():
     saga, command = waiting()
     deliver(reply_envelope(command.headers, ok({"charged": True})))
     saga.refresh_from_db()
-    assert saga.status == SagaStatus.COMPLETED and saga.context["pay"] == {"charged": True}
+    assert saga.status == SagaStatus.COMPLETED and saga.results["pay"] == {"charged": True}
 
 
 def test_a_late_reply_after_a_timeout_changes_nothing():
     saga, first = waiting()
     # the attempt times out (its deadline passes) and is retried: attempt 2 waits now
     SagaInstance.objects.filter(id=saga.id).update(next_run_at=timezone.now())
-    saga.steps.update(deadline=timezone.now() - timedelta(seconds=1))
+    saga.attempts.update(deadline=timezone.now() - timedelta(seconds=1))
     w = worker()
     deadline = time.monotonic() + 10
     while saga.attempt < 2 and time.monotonic() < deadline:
@@ -108,7 +108,7 @@ def test_a_duplicate_reply_changes_nothing():
     saga.refresh_from_db()
     assert saga.version == version and saga.status == SagaStatus.COMPLETED
     assert "not waiting" in ignored()[0]
-    assert saga.steps.get().duplicates == 1  # the absorbed copy is counted
+    assert saga.attempts.get().duplicates == 1  # the absorbed copy is counted
 
 
 def test_a_reply_for_an_unknown_saga_is_kept_as_an_event():
@@ -167,7 +167,7 @@ def test_signed_replies_over_http_forged_and_replayed_ones_refused(settings):
     assert signed_post(client, reply, "s3cret").status_code == 409  # same message again
     worker().tick()
     saga.refresh_from_db()
-    assert saga.status == SagaStatus.COMPLETED and saga.context["pay"] == {"via": "http"}
+    assert saga.status == SagaStatus.COMPLETED and saga.results["pay"] == {"via": "http"}
 
 
 def test_a_participant_that_answers_later_posts_its_signed_reply(live_server, settings):

@@ -40,7 +40,7 @@ def run(request):
 
 def comp(saga: SagaInstance) -> list[str]:
     return list(
-        saga.steps.filter(phase=Phase.COMPENSATION)
+        saga.attempts.filter(phase=Phase.COMPENSATION)
         .order_by("started_at", "id")
         .values_list("step_name", flat=True)
     )

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sagas.definition import Retry, Saga, Step
-from sagas.models import OperatorAction, SagaInstance, StepExecution
+from sagas.models import OperatorAction, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.services.actions import ACTIONS, effect_of
 from sagas.statuses import Phase, SagaStatus
@@ -51,7 +51,7 @@ def matrix():
 
 def put(saga: SagaInstance, **fields) -> SagaInstance:
     """Place a saga in a state, as the worker would have left it."""
-    defaults = {"context": {"a": None, "b": None}, "generations": {}, "compensation_plan": []}
+    defaults = {"results": {"a": None, "b": None}, "generations": {}, "compensation_plan": []}
     SagaInstance.objects.filter(id=saga.id).update(**{**defaults, **fields})
     saga.refresh_from_db()
     return saga
@@ -72,7 +72,7 @@ def running_in_flight(s):
     s = put(
         s, status="running", current_step=1, attempt=1, in_flight=True, next_run_at=timezone.now()
     )
-    StepExecution.objects.create(
+    StepAttempt.objects.create(
         saga=s,
         step_name="b",
         step_index=1,

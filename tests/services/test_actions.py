@@ -76,7 +76,7 @@ def failed_saga() -> SagaInstance:
 
 def test_retry_runs_the_failed_compensation_under_a_new_key_and_is_audited():
     saga = failed_saga()
-    old_key = saga.steps.filter(phase=Phase.COMPENSATION).first().idempotency_key
+    old_key = saga.attempts.filter(phase=Phase.COMPENSATION).first().idempotency_key
     refund_works["value"] = True
     row, record = perform(
         saga.id, "retry", actor=ROOT, version=saga.version, reason="payment service is back"
@@ -95,7 +95,7 @@ def test_retry_runs_the_failed_compensation_under_a_new_key_and_is_audited():
     settle(worker())
     row.refresh_from_db()
     assert row.status == SagaStatus.COMPENSATED
-    last = row.steps.filter(phase=Phase.COMPENSATION).order_by("attempt").last()
+    last = row.attempts.filter(phase=Phase.COMPENSATION).order_by("attempt").last()
     assert last.status == AttemptStatus.SUCCEEDED
     assert last.idempotency_key == old_key.replace(":1", ":2") and last.generation == 2
 
@@ -150,7 +150,7 @@ def test_skip_needs_a_reason_and_finishes_the_compensation_by_hand():
         reason="refunded by hand in the PSP console",
     )
     assert row.status == SagaStatus.COMPENSATED
-    skipped = row.steps.get(status=AttemptStatus.SKIPPED)
+    skipped = row.attempts.get(status=AttemptStatus.SKIPPED)
     assert skipped.step_name == "charge" and skipped.phase == Phase.COMPENSATION
 
 
@@ -192,16 +192,16 @@ def test_compensate_now_revokes_the_lease_of_a_worker_mid_step():
     settle(busy)  # the same worker carries on: its outcome for step a must not land
     row.refresh_from_db()
     assert row.status == SagaStatus.COMPENSATED
-    abandoned = row.steps.get(step_name="a", phase=Phase.FORWARD)
+    abandoned = row.attempts.get(step_name="a", phase=Phase.FORWARD)
     assert abandoned.status == AttemptStatus.FAILED
     assert abandoned.error_type == "sagas.exceptions.OperatorAborted"
     assert not SagaEvent.objects.filter(
         saga=saga, type=EventType.STEP_SUCCEEDED, phase=Phase.FORWARD
     ).exists()
     # step a may have happened (its attempt was abandoned), so it is compensated
-    assert list(row.steps.filter(phase=Phase.COMPENSATION).values_list("step_name", flat=True)) == [
-        "a"
-    ]
+    assert list(
+        row.attempts.filter(phase=Phase.COMPENSATION).values_list("step_name", flat=True)
+    ) == ["a"]
 
 
 def test_actions_on_a_saga_whose_definition_changed_are_refused():

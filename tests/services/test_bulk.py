@@ -37,7 +37,7 @@ def failed(n: int, correlation: str = "bulk") -> list[SagaInstance]:
         attempt=5,
         failures=5,
         next_run_at=None,
-        context={"a": None, "b": None, "c": None},
+        results={"a": None, "b": None, "c": None},
         reason="stuck for the test",
     )
     return sagas
