@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from sagas.models import OperatorAction, SagaInstance
-from tests.dashboard.repairable import defined, make
+from tests.repairable import defined, make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
+from .pages import PASSWORD
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "browser-test-password-" + uuid.uuid4().hex[:8]
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 

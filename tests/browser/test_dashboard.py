@@ -12,31 +12,11 @@ import uuid
 
 import pytest
 
-from .conftest import PASSWORD
+from .pages import LONG, PASSWORD, add_outbox_messages, bars, live, mark_loaded, never_reloaded
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
 STEPS = ["reserve", "charge", "ship", "notify"]
-LONG = 60_000  # ms a change may take to show on a loaded machine: a bound, not a measurement
-
-
-def live(page):
-    expect(page.locator("#live-status")).to_have_attribute("data-state", "live", timeout=LONG)
-
-
-def bars(page, lane, step, status=None):
-    selector = f'.lane.{lane} .bar[data-step="{step}"]'
-    if status:
-        selector += f'[data-status="{status}"]'
-    return page.locator(selector)
-
-
-def mark_loaded(page):
-    page.evaluate("window.__loadedOnce = true")
-
-
-def never_reloaded(page):
-    assert page.evaluate("window.__loadedOnce === true"), "the page was reloaded"
 
 
 def test_log_in(browser, stack):
@@ -184,25 +164,3 @@ def test_the_outbox_shows_waiting_messages_and_their_headers(page, stack):
     page.locator("#messages button").first.click()
     expect(page.locator("#message-headers")).to_contain_text("traceparent")
     never_reloaded(page)
-
-
-def add_outbox_messages(stack) -> None:
-    # Nothing in this branch writes the outbox yet (remote steps do): rows made by hand.
-    stack.manage(
-        "shell",
-        "-c",
-        "from datetime import timedelta\n"
-        "from django.utils import timezone\n"
-        "from sagas.models import OutboxMessage, SagaInstance\n"
-        "saga = SagaInstance.objects.order_by('created_at').first()\n"
-        "now = timezone.now()\n"
-        "for n, (dest, kind) in enumerate([('payment.charge', 'command'), "
-        "('payment.charge', 'command'), ('inventory.reserve', 'command')]):\n"
-        "    OutboxMessage.objects.create(saga=saga, kind=kind, destination=dest, "
-        "headers={'traceparent': '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', "
-        "'tracestate': 'sagascope=1', 'baggage': f'saga.id={saga.id}', "
-        "'correlation_id': saga.correlation_id, 'saga_id': str(saga.id), 'step': 'charge', "
-        "'idempotency_key': f'{saga.id}:charge:forward:1'}, body={'amount': 25}, "
-        "attempts=n, last_error='connection refused' if n else '', "
-        "created_at=now - timedelta(seconds=40 * (n + 1)), available_at=now)\n",
-    )

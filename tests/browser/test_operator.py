@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import time
 from typing import Any
 
 import pytest
 
-from .conftest import PASSWORD
-from .test_dashboard import LONG, bars, live, mark_loaded, never_reloaded
+from .pages import (
+    LONG,
+    add_user,
+    bars,
+    button,
+    live,
+    mark_loaded,
+    never_reloaded,
+    page_as,
+    wait_for_sagas,
+)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -27,49 +34,6 @@ def stuck_saga(stack, correlation: str, **input: Any) -> dict[str, Any]:
     compensation retries and stops in `failed`."""
     body = {"fail_at": "ship", "stuck": "charge", "message": "carrier refused", **input}
     return stack.start_saga(body, correlation)
-
-
-def button(page, action: str):
-    return page.locator(f'#action-buttons button[data-action="{action}"]')
-
-
-def add_user(stack, username: str, superuser: bool) -> None:
-    stack.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import User\n"
-        f"User.objects.create_user({username!r}, password={PASSWORD!r}, is_staff=True, "
-        f"is_superuser={superuser})\n",
-    )
-
-
-def page_as(browser, stack, username: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{stack.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.url}/")
-    return context, page, errors
-
-
-def count_sagas(stack, saga_type: str, status: str) -> int:
-    with sqlite3.connect(stack.db_file(), timeout=30) as db:
-        (n,) = db.execute(
-            "SELECT count(*) FROM sagas_sagainstance WHERE saga_type = ? AND status = ?",
-            [saga_type, status],
-        ).fetchone()
-    return n
-
-
-def wait_for_sagas(stack, saga_type: str, status: str, n: int, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while count_sagas(stack, saga_type, status) < n:
-        assert time.monotonic() < deadline, f"fewer than {n} {saga_type} sagas are {status}"
-        time.sleep(0.25)
 
 
 def test_retry_after_the_fix_finishes_a_saga_whose_compensation_ran_out_of_retries(page, stack):

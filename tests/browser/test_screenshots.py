@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from .test_dashboard import LONG, add_outbox_messages, bars, live
-from .test_operator import button, wait_for_sagas
+from .pages import LONG, add_outbox_messages, bars, button, live, wait_for_sagas
 
 expect = pytest.importorskip("playwright.sync_api").expect
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_dashboard import LONG, bars, live
-from .test_operator import add_user, page_as
+from .pages import LONG, add_user, bars, live, page_as
 
 expect = pytest.importorskip("playwright.sync_api").expect
 

@@ -18,9 +18,8 @@ from sagas.models import OperatorAction, SagaInstance
 from sagas.services.actions import ACTIONS, effect_of
 from sagas.statuses import SagaStatus
 from tests.factories import settle, worker
-
-from .repairable import STATES, defined, make, works
-from .test_views import embedded
+from tests.pages import embedded
+from tests.repairable import STATES, defined, make, works
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JSON = {"HTTP_ACCEPT": "application/json"}

@@ -15,9 +15,8 @@ from sagas.models import BulkItem, BulkOperation, OperatorAction, SagaInstance
 from sagas.services import bulk
 from sagas.statuses import SagaStatus
 from tests.factories import settle, worker
-
-from .repairable import defined, make, works
-from .test_views import embedded
+from tests.pages import embedded
+from tests.repairable import defined, make, works
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JSON = {"HTTP_ACCEPT": "application/json"}

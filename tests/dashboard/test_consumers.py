@@ -12,8 +12,7 @@ from channels.layers import get_channel_layer
 from dashboard.live.broadcast import FEED_GROUP, FEED_MESSAGE
 from sagas.models import SagaEvent
 from tests.factories import settle, start, worker
-
-from .conftest import communicator, run
+from tests.sockets import communicator, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # seconds a frame may take on a busy machine; a bound, not a measurement

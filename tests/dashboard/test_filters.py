@@ -13,9 +13,8 @@ from dashboard import conf, filters, overview, payloads
 from sagas.models import SagaInstance
 from sagas.services.queries import InvalidQuery
 from tests.factories import settle, start, worker
-
-from .conftest import communicator, run
-from .test_views import EXTREME_TIMES, ODD_OFFSET
+from tests.pages import EXTREME_TIMES, ODD_OFFSET
+from tests.sockets import communicator, run
 
 # The worker claims with the database clock, which a test-wide transaction would freeze.
 pytestmark = pytest.mark.django_db(transaction=True)

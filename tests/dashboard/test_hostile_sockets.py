@@ -15,8 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from dashboard.live import listfeed
 from dashboard.live.budget import FrameBudget
 from tests.factories import start
-
-from .conftest import communicator, run
+from tests.sockets import communicator, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # seconds a frame may take on a busy machine; a bound, not a measurement

@@ -11,8 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import start
-
-from .conftest import communicator, run, session_cookie
+from tests.sockets import communicator, run, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # seconds a frame may take on a busy machine; a bound, not a measurement

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from sagas.models import SagaEvent
 from tests.factories import start
-
-from .conftest import communicator, run, session_cookie
+from tests.sockets import communicator, run, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20

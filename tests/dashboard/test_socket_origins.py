@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from .conftest import run
+from tests.sockets import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20

@@ -11,8 +11,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from tests.factories import start
-
-from .conftest import communicator, run, session_cookie
+from tests.sockets import communicator, run, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20

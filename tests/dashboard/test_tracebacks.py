@@ -12,8 +12,7 @@ from django.test import Client
 import tests.testapp.sagas
 from sagas.models import StepAttempt
 from tests.factories import settle, start, worker
-
-from .conftest import communicator, run, session_cookie
+from tests.sockets import communicator, run, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,20 +14,12 @@ from django.utils import timezone
 
 from sagas.models import OutboxMessage, SagaInstance, StepAttempt
 from tests.factories import settle, start, worker
+from tests.pages import EXTREME_TIMES, ODD_OFFSET, embedded
 
 # The worker claims with the database clock, which a test-wide transaction would freeze.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PAGES = ["home", "saga-list", "outbox", "bulk-list"]
-
-
-def embedded(response, element_id: str):
-    """The JSON a page embeds for its script (json_script)."""
-    html = response.content.decode()
-    pattern = rf'<script id="{element_id}" type="application/json">(.*?)</script>'
-    match = re.search(pattern, html, re.S)
-    assert match, f"no #{element_id} in the page"
-    return json.loads(match.group(1))
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -116,12 +108,6 @@ def cursor_at(created: str) -> str:
     """A cursor as the page makes them (base64 of [created_at, id]), at any time."""
     raw = json.dumps([created, "00000000-0000-0000-0000-000000000000"]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-# Each was a 500: these overflow Python's datetime when turned into UTC; ODD_OFFSET is an
-# offset Python takes and PostgreSQL refuses (DataError), now turned into UTC first.
-EXTREME_TIMES = ["0001-01-01T00:00+14:00", "9999-12-31T23:59-14:00"]
-ODD_OFFSET = "2025-01-01T00:00+23:59"
 
 
 @pytest.mark.parametrize("field", ["from", "to"])

@@ -23,8 +23,7 @@ from sagas.messaging import signing
 from sagas.messaging.transports import DatabaseTransport
 from sagas.messaging.transports.http import post
 from sagas.models import OutboxMessage
-
-from .test_participant import command
+from tests.messages import command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,28 +15,9 @@ from sagas.demo.participants import payment
 from sagas.messaging.transports import DatabaseTransport
 from sagas.models import OutboxMessage, ProcessedMessage
 from tests.factories import worker
+from tests.messages import command
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def command(key: str | None = None, amount: float = 25, **headers) -> dict:
-    saga_id = str(uuid.uuid4())
-    base = {
-        "message_id": str(uuid.uuid4()),
-        "saga_id": saga_id,
-        "saga_type": "order",
-        "step": "charge_payment",
-        "phase": "forward",
-        "attempt": 1,
-        "idempotency_key": key or f"{saga_id}:charge_payment:forward:1",
-        "correlation_id": "order-7",
-        "reply_to": "orchestrator",
-        "command": "payment.charge",
-        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-        "baggage": "saga.id=x,saga.correlation_id=order-7",
-    }
-    base.update(headers)
-    return {"headers": {k: v for k, v in base.items() if v is not None}, "body": {"amount": amount}}
 
 
 def test_the_same_command_ten_times_has_one_effect_and_ten_identical_replies():
