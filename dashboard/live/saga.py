@@ -60,7 +60,6 @@ class SagaConsumer(LiveConsumer):
         await self.send_frame({"type": kind, **data})
 
     def read(self, after: int, every_attempt: bool) -> dict[str, Any]:
-        saga = SagaInstance.objects.get(id=self.saga_id)
         events = list(
             SagaEvent.objects.filter(saga_id=self.saga_id, id__gt=after).order_by("id")[
                 : MAX_EVENTS + 1
@@ -80,6 +79,10 @@ class SagaConsumer(LiveConsumer):
                 self.open_attempts.discard(a.id)
         if events:
             self.last_id = max(self.last_id, events[-1].id)
+        # Read last: a worker may commit between these reads, and a saga older than the
+        # last event id sent would stay on the page, the hint for that event being taken
+        # as seen. A saga newer than its events is caught up by the next hint.
+        saga = SagaInstance.objects.get(id=self.saga_id)
         return {
             "saga": serializers.state(saga),
             "attempts": payloads.attempts(

@@ -8,9 +8,12 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
 
-from dashboard.live.broadcast import FEED_GROUP, FEED_MESSAGE
-from sagas.models import SagaEvent
+from dashboard.live.broadcast import FEED_GROUP, FEED_MESSAGE, saga_group
+from sagas.models import SagaEvent, SagaInstance
 from tests.factories import settle, start, worker
 from tests.sockets import communicator, run
 
@@ -283,3 +286,48 @@ def test_many_sockets_in_one_process_share_one_feed_subscription(operator):
             await ws.disconnect()
 
     run(scenario)
+
+
+def test_a_saga_that_changes_while_its_frame_is_read_is_never_left_stale(operator):
+    """The worker may commit between the feed's reads of the saga and of its events. The
+    frame must then hold a saga no older than its last event id, or the hint for that event
+    is dropped as already seen and the page shows the old status for ever (the browser
+    test's saga stuck at "compensating" on the page while it had failed)."""
+    saga = start("ledger", {})
+    SagaInstance.objects.filter(id=saga.id).update(status="compensating", phase="compensation")
+    finished: list[int] = []
+
+    def commit_mid_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        reads_saga = sql.lstrip().upper().startswith("SELECT") and '"status"' in sql
+        if not finished and reads_saga and "sagas_sagainstance" in sql.split("WHERE")[0]:
+            finished.append(0)  # once: the worker's commit lands right after this read
+            SagaInstance.objects.filter(id=saga.id).update(
+                status="failed", version=F("version") + 1
+            )
+            finished[0] = SagaEvent.objects.create(
+                saga_id=saga.id,
+                type="saga_failed",
+                status="failed",
+                version=9,
+                created_at=timezone.now(),
+            ).id
+        return result
+
+    async def scenario():
+        ws = communicator(f"/ws/sagas/{saga.id}/", operator)
+        assert (await ws.connect(timeout=WAIT))[0]
+        snapshot = await ws.receive_json_from(timeout=WAIT)
+        assert finished, "the commit never landed mid-read"
+        if snapshot["last_event_id"] >= finished[0]:
+            assert snapshot["saga"]["status"] == "failed", snapshot
+            return await ws.disconnect()
+        # The frame predates the event: the event's hint brings the new status.
+        hint = {"type": "saga.changed", "event_id": finished[0]}
+        await get_channel_layer().group_send(saga_group(saga.id), hint)
+        update = await ws.receive_json_from(timeout=WAIT)
+        assert update["saga"]["status"] == "failed", update
+        await ws.disconnect()
+
+    with connection.execute_wrapper(commit_mid_read):
+        run(scenario)
