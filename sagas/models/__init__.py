@@ -7,6 +7,7 @@ from sagas.models.circuits import CircuitBreaker
 from sagas.models.events import SagaEvent
 from sagas.models.instance import SagaInstance
 from sagas.models.messaging import OutboxMessage, ProcessedMessage
+from sagas.models.problems import Problem
 from sagas.models.tokens import ApiToken
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "CircuitBreaker",
     "OperatorAction",
     "OutboxMessage",
+    "Problem",
     "ProcessedMessage",
     "SagaEvent",
     "SagaInstance",

@@ -64,6 +64,11 @@ class SagaInstance(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The failure group the saga was last put in (sagas/engine/problems.py); kept after a
+    # repair, so a group knows every saga it ever held.
+    problem = models.ForeignKey(
+        "sagas.Problem", null=True, blank=True, on_delete=models.SET_NULL, related_name="sagas"
+    )
 
     class Meta:
         verbose_name = "saga"

@@ -273,6 +273,7 @@ def test_openapi_schema_lists_every_operation():
         "/api/bulk",
         "/api/bulk/{operation_id}",
         "/api/circuits",
+        "/api/problems",
     }
     assert {"get", "post"} <= set(schema["paths"]["/api/sagas"])
 
