@@ -109,7 +109,8 @@ def problem(p: Problem, now: datetime) -> dict[str, Any]:
     hours = [hour - 3600 * n for n in range(SPARK_HOURS - 1, -1, -1)]
     return {
         **_fields(p, "id", "fingerprint", "step", "phase", "error_type", "message", "sample"),
-        **_fields(p, "first_seen", "last_seen", "open_count", "total_count", "status"),
+        **_fields(p, "first_seen", "last_seen", "open_count", "total_count"),
+        "status": p.status_at(now),
         **_fields(p, "snoozed_until", "snooze_failures", "regressed_at", "resolved_at"),
         **_fields(p, "note", "ticket_url"),
         "type": p.saga_type,

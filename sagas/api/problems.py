@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Path, Query, Router, Schema
 from pydantic import Field
 
 from sagas import serializers
 from sagas.engine.leases import database_now
 from sagas.services import problems
 from sagas.services.actors import READ_SAGAS, require
+from sagas.services.problems import MAX_NOTE, Triage
 
 from .auth import actor_of
 from .schemas import MessageOut
@@ -20,6 +21,8 @@ from .schemas import MessageOut
 router = Router(tags=["problems"])
 ERRORS = {400: MessageOut, 401: MessageOut, 403: MessageOut, 422: MessageOut}
 Status = Literal["open", "snoozed", "resolved", "ignored"]
+MAX_ID = 2**63 - 1  # a bigint primary key
+Action = Literal["resolve", "ignore", "reopen", "snooze", "assign", "note", "ticket"]
 
 
 class ProblemFilters(Schema):
@@ -63,3 +66,27 @@ def list_problems(request: HttpRequest, filters: Query[ProblemFilters]) -> list[
     found = problems.listing(filters.type, filters.step, filters.status, filters.limit)
     now = database_now()
     return [serializers.problem(p, now) for p in found]
+
+
+class TriageIn(Schema):
+    until: datetime | None = Field(None, description="snooze: until this time")
+    failures: int | None = Field(None, description="snooze: until this many more sagas fail")
+    owner: str | None = Field(None, max_length=150, description="assign: a username, or empty")
+    note: str | None = Field(None, max_length=MAX_NOTE)
+    ticket_url: str | None = Field(None, max_length=500)
+
+
+@router.post(
+    "/problems/{problem_id}/{action}",
+    response={200: ProblemOut, 404: MessageOut, **ERRORS},
+    summary="Triage a problem: resolve, ignore, reopen, snooze, assign, note or ticket",
+)
+def triage_problem(
+    request: HttpRequest,
+    action: Action,
+    problem_id: int = Path(..., ge=1, le=MAX_ID),
+    body: TriageIn | None = None,
+) -> dict:
+    fields = body.model_dump() if body is not None else {}
+    done = problems.triage(problem_id, Triage(action=action, **fields), actor_of(request))
+    return serializers.problem(done, database_now())

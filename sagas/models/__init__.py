@@ -7,7 +7,7 @@ from sagas.models.circuits import CircuitBreaker
 from sagas.models.events import SagaEvent
 from sagas.models.instance import SagaInstance
 from sagas.models.messaging import OutboxMessage, ProcessedMessage
-from sagas.models.problems import Problem
+from sagas.models.problems import Problem, ProblemChange
 from sagas.models.tokens import ApiToken
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "OperatorAction",
     "OutboxMessage",
     "Problem",
+    "ProblemChange",
     "ProcessedMessage",
     "SagaEvent",
     "SagaInstance",

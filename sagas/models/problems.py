@@ -67,3 +67,41 @@ class Problem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.saga_type}.{self.step} {self.error_type}: {self.message[:80]}"
+
+    def status_at(self, now: datetime) -> str:
+        """The status as an operator reads it: a snooze whose time is over is open (the
+        row says so too at the group's next failure)."""
+        if self.status == self.Status.SNOOZED and self.snoozed_until and self.snoozed_until <= now:
+            return self.Status.OPEN
+        return self.status
+
+    @classmethod
+    def in_status(cls, status: str, now: datetime) -> Q:
+        """The problems whose `status_at(now)` is `status`."""
+        woken = Q(status=cls.Status.SNOOZED, snoozed_until__lte=now)
+        if status == cls.Status.OPEN:
+            return Q(status=status) | woken
+        if status == cls.Status.SNOOZED:
+            return Q(status=status) & ~woken
+        return Q(status=status)
+
+
+class ProblemChange(models.Model):
+    """The audit trail of triage: who changed a problem's status, owner, note or ticket."""
+
+    problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="changes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=20)
+    status_before = models.CharField(max_length=20)
+    status_after = models.CharField(max_length=20)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor}: {self.action} on problem {self.problem_id}"
