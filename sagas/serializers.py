@@ -41,6 +41,7 @@ SUMMARY_FIELDS = (
     "created_at",
     "updated_at",
     "finished_at",
+    "problem_id",
 )
 
 
@@ -55,6 +56,7 @@ def summary(saga: SagaInstance) -> dict[str, Any]:
         **_fields(saga, "trace_id", "trace_url", "created_at", "updated_at", "finished_at"),
         "type": saga.saga_type,
         "current_step": saga.current_step_name,
+        "problem": saga.problem_id,
     }
 
 

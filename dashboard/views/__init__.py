@@ -4,6 +4,7 @@ from .actions import input_diff, saga_action, saga_operator
 from .bulk import bulk_operation, bulk_operations, bulk_preview, bulk_progress, bulk_start
 from .outbox import outbox
 from .overview import overview
+from .problems import problem_triage, problems
 from .sagas import saga_detail, saga_list
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "input_diff",
     "outbox",
     "overview",
+    "problem_triage",
+    "problems",
     "saga_action",
     "saga_detail",
     "saga_list",

@@ -58,8 +58,12 @@ def listing(
     step: str | None = None,
     status: str | None = None,
     limit: int = 100,
+    waiting: bool = False,
 ) -> QuerySet[Problem]:
+    """Most open first, then most recent; `waiting`: only groups with sagas open in them."""
     problems = Problem.objects.select_related("owner")
+    if waiting:
+        problems = problems.filter(open_count__gt=0)
     if saga_type:
         problems = problems.filter(saga_type=saga_type)
     if step:

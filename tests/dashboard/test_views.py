@@ -19,7 +19,7 @@ from tests.pages import EXTREME_TIMES, ODD_OFFSET, embedded
 # The worker claims with the database clock, which a test-wide transaction would freeze.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PAGES = ["home", "saga-list", "outbox", "bulk-list"]
+PAGES = ["home", "saga-list", "outbox", "bulk-list", "problems"]
 
 
 @pytest.mark.parametrize("name", PAGES)
