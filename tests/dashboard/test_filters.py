@@ -12,12 +12,12 @@ from django.utils import timezone
 from dashboard import conf, filters, overview, payloads
 from sagas.models import SagaInstance
 from sagas.services.queries import InvalidQuery
-from tests.factories import settle, start, worker
+from tests.factories import start
 from tests.pages import EXTREME_TIMES, ODD_OFFSET
 from tests.sockets import communicator, run
+from tests.states import outcome_of, ran
 
-# The worker claims with the database clock, which a test-wide transaction would freeze.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_live_matching_agrees_with_the_query():
@@ -26,7 +26,9 @@ def test_live_matching_agrees_with_the_query():
         start("ledger", {"fail_at": "b"}, correlation_id="beta"),
         start("ledger", {}, correlation_id="gamma"),
     ]
-    settle(worker())
+    ran(sagas[0])
+    ran(sagas[1], failing={"b": outcome_of(sagas[1], "b")})
+    ran(sagas[2])
     old = timezone.now() - timedelta(hours=2)
     SagaInstance.objects.filter(id=sagas[2].id).update(created_at=old)
     hour_ago = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
