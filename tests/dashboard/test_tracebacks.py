@@ -11,10 +11,11 @@ from django.test import Client
 
 import tests.testapp.sagas
 from sagas.models import StepAttempt
-from tests.factories import settle, start, worker
+from tests.factories import start
 from tests.sockets import communicator, run, session_cookie
+from tests.states import outcome_of, ran
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 WAIT = 20
 # Where the crashing step's code lives on this server: what a traceback gives away.
@@ -26,7 +27,7 @@ HIDDEN = "traceback hidden: needs the view_traceback permission"
 def crashed():
     """A saga whose step crashed (a bug, not a business refusal): real tracebacks."""
     saga = start("ledger", {"sleep": "not a number"})
-    settle(worker())
+    ran(saga, failing={"a": outcome_of(saga, "a")})  # the step's own code crashes
     tracebacks = StepAttempt.objects.filter(saga=saga).values_list("error_traceback", flat=True)
     assert tracebacks and all(SERVER_PATH in t for t in tracebacks)
     return saga
