@@ -18,6 +18,8 @@ from tests.sockets import communicator, run
 from tests.states import outcome_of, ran
 
 pytestmark = pytest.mark.django_db
+# A live socket: channels' database_sync_to_async closes the test's connection.
+LIVE = pytest.mark.django_db(transaction=True)
 
 
 def test_live_matching_agrees_with_the_query():
@@ -52,6 +54,7 @@ def test_live_matching_agrees_with_the_query():
         assert filters.parse(dict(_pairs(query.params()))) == query  # the URL round-trips
 
 
+@LIVE
 @pytest.mark.parametrize("field", ["from", "to"])
 @pytest.mark.parametrize("value", EXTREME_TIMES)
 def test_the_list_socket_refuses_extreme_dates_with_a_frame_and_4400(operator, field, value):
@@ -69,6 +72,7 @@ def test_the_list_socket_refuses_extreme_dates_with_a_frame_and_4400(operator, f
     run(scenario)
 
 
+@LIVE
 def test_the_list_socket_takes_an_offset_postgresql_refuses_in_utc(operator):
     start("ledger", {})  # created now, after the filter's end: not in the snapshot
 
