@@ -14,15 +14,16 @@ from sagas.models import BulkOperation, OperatorAction, SagaInstance
 from sagas.services import bulk
 from sagas.statuses import SagaStatus
 from tests.factories import start
+from tests.states import put
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:sagas_sagainstance_changelist")
 
 
 def failed_saga(correlation: str = "adm-1") -> SagaInstance:
-    saga = start("ledger", {}, correlation_id=correlation)
-    SagaInstance.objects.filter(id=saga.id).update(
+    return put(
+        start("ledger", {}, correlation_id=correlation),
         status=SagaStatus.FAILED,
         current_step=3,
         attempt=5,
@@ -31,8 +32,6 @@ def failed_saga(correlation: str = "adm-1") -> SagaInstance:
         results={"a": None, "b": None, "c": None},
         reason="stuck",
     )
-    saga.refresh_from_db()
-    return saga
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from django.test import Client
 
 from sagas.models import OperatorAction, SagaInstance
 from sagas.statuses import SagaStatus
-from tests.factories import settle, worker
+from tests.states import ran
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 ORDER = {"sku": "SKU-API", "qty": 1, "amount": 10, "country": "FR"}
 
@@ -129,7 +129,7 @@ def test_body_that_is_not_json_or_too_big_is_refused(api, settings):
 
 def test_get_one_saga_with_steps_and_events_after_it_ran(api):
     saga_id = post(api, "/api/sagas", {"type": "order", "input": ORDER}).json()["id"]
-    settle(worker())
+    ran(SagaInstance.objects.get(id=saga_id))
     body = api.get(f"/api/sagas/{saga_id}").json()
     assert body["status"] == "completed"
     assert [s["name"] for s in body["steps"]] == [

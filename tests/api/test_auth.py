@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from sagas.models import ApiToken, SagaInstance
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 ORDER = {"sku": "SKU-AUTH", "qty": 1, "amount": 10, "country": "FR"}
 START = json.dumps({"type": "order", "input": ORDER})

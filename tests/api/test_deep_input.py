@@ -10,6 +10,8 @@ from django.test import Client
 from sagas.models import OperatorAction, SagaInstance
 from tests.repairable import defined, make
 
+# A worker runs here: it claims with the database clock, which a test-wide transaction
+# would freeze.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

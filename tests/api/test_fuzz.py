@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from sagas.models import SagaInstance
 
+# schemathesis calls the WSGI application, whose request_finished closes the connection.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHECKS = schemathesis.Config.from_dict(

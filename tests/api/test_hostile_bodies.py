@@ -12,7 +12,7 @@ from django.test import Client
 
 from sagas.models import SagaInstance
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -13,16 +13,17 @@ from django.test import Client
 
 import tests.testapp.sagas
 from sagas.models import StepAttempt
-from tests.factories import settle, start, worker
+from tests.factories import start
+from tests.states import outcome_of, ran
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 SERVER_PATH = str(Path(tests.testapp.sagas.__file__).resolve())
 
 
 def test_an_attempt_error_is_its_type_and_message_never_its_traceback():
     saga = start("ledger", {"sleep": "not a number"})  # step a crashes: a real traceback
-    settle(worker())
+    ran(saga, failing={"a": outcome_of(saga, "a")})
     assert all(
         SERVER_PATH in t
         for t in StepAttempt.objects.filter(saga=saga).values_list("error_traceback", flat=True)

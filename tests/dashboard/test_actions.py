@@ -21,6 +21,8 @@ from tests.factories import settle, worker
 from tests.pages import embedded
 from tests.repairable import STATES, defined, make, works
 
+# A worker runs here (it claims with the database clock, which a test-wide transaction
+# would freeze), and two operators race on one row from two threads.
 pytestmark = pytest.mark.django_db(transaction=True)
 JSON = {"HTTP_ACCEPT": "application/json"}
 

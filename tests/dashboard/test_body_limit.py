@@ -23,6 +23,7 @@ from django.db import connection
 from dashboard import conf
 from tests.processes import wait_for
 
+# A real daphne process serves the requests: it sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20

@@ -18,6 +18,7 @@ from dashboard.live.publisher import Publisher, publisher
 from sagas.models import SagaEvent
 from tests.factories import settle, start, worker
 
+# The subject is the push a commit sends, from a running worker.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 

@@ -18,6 +18,8 @@ from tests.factories import settle, worker
 from tests.pages import embedded
 from tests.repairable import defined, make, works
 
+# A worker runs here: it claims with the database clock, which a test-wide transaction
+# would freeze.
 pytestmark = pytest.mark.django_db(transaction=True)
 JSON = {"HTTP_ACCEPT": "application/json"}
 

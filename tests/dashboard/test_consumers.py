@@ -17,6 +17,7 @@ from sagas.models import SagaEvent, SagaInstance
 from tests.factories import settle, start, worker
 from tests.sockets import communicator, run
 
+# The subject is the push a commit sends to live sockets, from a running worker.
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # seconds a frame may take on a busy machine; a bound, not a measurement
 

@@ -12,12 +12,14 @@ from django.utils import timezone
 from dashboard import conf, filters, overview, payloads
 from sagas.models import SagaInstance
 from sagas.services.queries import InvalidQuery
-from tests.factories import settle, start, worker
+from tests.factories import start
 from tests.pages import EXTREME_TIMES, ODD_OFFSET
 from tests.sockets import communicator, run
+from tests.states import outcome_of, ran
 
-# The worker claims with the database clock, which a test-wide transaction would freeze.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
+# A live socket: channels' database_sync_to_async closes the test's connection.
+LIVE = pytest.mark.django_db(transaction=True)
 
 
 def test_live_matching_agrees_with_the_query():
@@ -26,7 +28,9 @@ def test_live_matching_agrees_with_the_query():
         start("ledger", {"fail_at": "b"}, correlation_id="beta"),
         start("ledger", {}, correlation_id="gamma"),
     ]
-    settle(worker())
+    ran(sagas[0])
+    ran(sagas[1], failing={"b": outcome_of(sagas[1], "b")})
+    ran(sagas[2])
     old = timezone.now() - timedelta(hours=2)
     SagaInstance.objects.filter(id=sagas[2].id).update(created_at=old)
     hour_ago = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
@@ -50,6 +54,7 @@ def test_live_matching_agrees_with_the_query():
         assert filters.parse(dict(_pairs(query.params()))) == query  # the URL round-trips
 
 
+@LIVE
 @pytest.mark.parametrize("field", ["from", "to"])
 @pytest.mark.parametrize("value", EXTREME_TIMES)
 def test_the_list_socket_refuses_extreme_dates_with_a_frame_and_4400(operator, field, value):
@@ -67,6 +72,7 @@ def test_the_list_socket_refuses_extreme_dates_with_a_frame_and_4400(operator, f
     run(scenario)
 
 
+@LIVE
 def test_the_list_socket_takes_an_offset_postgresql_refuses_in_utc(operator):
     start("ledger", {})  # created now, after the filter's end: not in the snapshot
 

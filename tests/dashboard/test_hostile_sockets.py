@@ -17,6 +17,8 @@ from dashboard.live.budget import FrameBudget
 from tests.factories import start
 from tests.sockets import communicator, run
 
+# Live sockets: channels' database_sync_to_async closes the test's connection
+# (close_old_connections), and with it a test-wide transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # seconds a frame may take on a busy machine; a bound, not a measurement
 FLOOD = 1000

@@ -13,6 +13,8 @@ from django.urls import reverse
 from tests.factories import start
 from tests.sockets import communicator, run, session_cookie
 
+# Live sockets: channels' database_sync_to_async closes the test's connection
+# (close_old_connections), and the pushed row is sent on commit.
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # seconds a frame may take on a busy machine; a bound, not a measurement
 XSS = "<script>alert('xss')</script>"

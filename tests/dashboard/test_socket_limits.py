@@ -12,6 +12,8 @@ from sagas.models import SagaEvent
 from tests.factories import start
 from tests.sockets import communicator, run, session_cookie
 
+# Live sockets: channels' database_sync_to_async closes the test's connection
+# (close_old_connections), and with it a test-wide transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20
 WINDOW = 10_000  # the default SAGASCOPE_LIVE_REPLAY_WINDOW

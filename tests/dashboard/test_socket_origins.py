@@ -9,6 +9,8 @@ from channels.testing import WebsocketCommunicator
 
 from tests.sockets import run
 
+# Live sockets: channels' database_sync_to_async closes the test's connection
+# (close_old_connections), and with it a test-wide transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20
 PATH = "/ws/overview/"

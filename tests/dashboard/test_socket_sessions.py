@@ -13,6 +13,8 @@ from django.test import Client
 from tests.factories import start
 from tests.sockets import communicator, run, session_cookie
 
+# Live sockets: channels' database_sync_to_async closes the test's connection
+# (close_old_connections), and with it a test-wide transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20
 CLOSED = {"type": "websocket.close", "code": 4403}

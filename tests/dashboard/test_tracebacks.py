@@ -11,10 +11,13 @@ from django.test import Client
 
 import tests.testapp.sagas
 from sagas.models import StepAttempt
-from tests.factories import settle, start, worker
+from tests.factories import start
 from tests.sockets import communicator, run, session_cookie
+from tests.states import outcome_of, ran
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
+# A live socket: channels' database_sync_to_async closes the test's connection.
+LIVE = pytest.mark.django_db(transaction=True)
 
 WAIT = 20
 # Where the crashing step's code lives on this server: what a traceback gives away.
@@ -26,7 +29,7 @@ HIDDEN = "traceback hidden: needs the view_traceback permission"
 def crashed():
     """A saga whose step crashed (a bug, not a business refusal): real tracebacks."""
     saga = start("ledger", {"sleep": "not a number"})
-    settle(worker())
+    ran(saga, failing={"a": outcome_of(saga, "a")})  # the step's own code crashes
     tracebacks = StepAttempt.objects.filter(saga=saga).values_list("error_traceback", flat=True)
     assert tracebacks and all(SERVER_PATH in t for t in tracebacks)
     return saga
@@ -91,6 +94,7 @@ def socket_attempts(user, saga) -> list[dict]:
     return attempts
 
 
+@LIVE
 def test_read_only_staff_get_no_traceback_over_the_socket(crashed, reader):
     attempts = socket_attempts(reader, crashed)
     assert all(a["error_traceback"] == "" and a["traceback_hidden"] for a in attempts)
@@ -98,6 +102,7 @@ def test_read_only_staff_get_no_traceback_over_the_socket(crashed, reader):
     assert SERVER_PATH not in str(attempts)
 
 
+@LIVE
 def test_the_view_traceback_permission_gets_it_over_the_socket(crashed, debugger):
     attempts = socket_attempts(debugger, crashed)
     assert all(SERVER_PATH in a["error_traceback"] for a in attempts)

@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sagas.models import OutboxMessage, SagaInstance, StepAttempt
-from tests.factories import settle, start, worker
+from tests.factories import start
 from tests.pages import EXTREME_TIMES, ODD_OFFSET, embedded
+from tests.states import outcome_of, ran
 
-# The worker claims with the database clock, which a test-wide transaction would freeze.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 PAGES = ["home", "saga-list", "outbox", "bulk-list", "problems"]
 
@@ -53,7 +53,8 @@ def test_pages_have_no_inline_script(staff_client, name):
 def test_the_list_filters_by_type_status_search_and_time(staff_client):
     a = start("ledger", {}, correlation_id="order-1")
     b = start("ledger", {"fail_at": "a"}, correlation_id="order-2")
-    settle(worker())
+    ran(a)
+    ran(b, failing={"a": outcome_of(b, "a")})
     SagaInstance.objects.filter(id=a.id).update(created_at=timezone.now() - timedelta(days=3))
 
     def ids(**params):
@@ -168,7 +169,7 @@ def test_saga_data_is_text_never_markup(staff_client):
 
 def test_detail_embeds_attempts_kinds_events_and_payloads(staff_client):
     saga = start("ledger", {"fail_at": "c"}, correlation_id="corr-7")
-    settle(worker())
+    ran(saga, failing={"c": outcome_of(saga, "c")})
     data = embedded(staff_client.get(reverse("saga-detail", args=[saga.id])), "saga-data")
     assert data["saga"]["status"] == "compensated"
     assert data["kinds"]["a"] == {"kind": "compensatable", "compensated": True}
@@ -203,8 +204,7 @@ def test_the_trace_link_appears_when_the_saga_has_a_trace(staff_client, settings
 
 def test_the_overview_embeds_counts_and_the_sagas_needing_an_operator(staff_client, settings):
     settings.SAGASCOPE_STUCK_AFTER = {"ledger": 60}
-    done = start("ledger", {})
-    settle(worker())
+    done = ran(start("ledger", {}))
     broken = start("ledger", {})
     stuck = start("ledger", {})
     long_ago = timezone.now() - timedelta(minutes=5)

@@ -16,9 +16,10 @@ from sagas.models import OperatorAction, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.services.actions import ACTIONS, effect_of
 from sagas.statuses import Phase, SagaStatus
+from tests import states
 from tests.factories import start
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def noop(ctx):
@@ -50,11 +51,8 @@ def matrix():
 
 
 def put(saga: SagaInstance, **fields) -> SagaInstance:
-    """Place a saga in a state, as the worker would have left it."""
-    defaults = {"results": {"a": None, "b": None}, "generations": {}, "compensation_plan": []}
-    SagaInstance.objects.filter(id=saga.id).update(**{**defaults, **fields})
-    saga.refresh_from_db()
-    return saga
+    """Place a saga in a state, as the worker would have left it, with a and b run."""
+    return states.put(saga, results={"a": None, "b": None}, **fields)
 
 
 def running_backoff(s):  # step b waits for its retry

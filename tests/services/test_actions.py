@@ -19,6 +19,8 @@ from sagas.services.start import start_saga
 from sagas.statuses import AttemptStatus, EventType, Phase, SagaStatus
 from tests.factories import settle, start, worker
 
+# A worker runs here (it claims with the database clock, which a test-wide transaction
+# would freeze), and two operators race on one row from two threads.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 refund_works = {"value": False}

@@ -19,7 +19,7 @@ from sagas.services.queries import SagaFilter
 from sagas.statuses import SagaStatus
 from tests.factories import start
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

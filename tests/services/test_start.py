@@ -12,6 +12,7 @@ from sagas.exceptions import IdempotencyConflict
 from sagas.models import SagaInstance
 from sagas.services.start import start_saga
 
+# Two threads race on one Idempotency-Key: each needs its own committed view.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
