@@ -71,7 +71,7 @@ class ListFilters:
             return False
         if self.status and row["status"] != self.status:
             return False
-        if self.problem is not None and row.get("problem") != self.problem:
+        if self.problem is not None and self.problem not in (row["problem"], row["stuck_problem"]):
             return False
         if self.q and not ({row["id"], row["correlation_id"]} & _search_keys(self.q)):
             return False

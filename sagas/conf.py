@@ -65,3 +65,28 @@ def circuit_cooldown() -> float:
 def circuit_max_cooldown() -> float:
     """Each failed probe doubles the wait, up to this many seconds."""
     return float(getattr(settings, "SAGASCOPE_CIRCUIT_MAX_COOLDOWN", 10.0))
+
+
+DEFAULT_STUCK_SECONDS = 300.0
+
+
+def stuck_seconds(saga_type: str) -> float:
+    """How long an active saga may go without a change before it needs an operator.
+
+    A saga type may say so itself (`stuck_after = 60` on the Saga class); the setting
+    SAGASCOPE_STUCK_AFTER ({"order": 60, "*": 300}) overrides it per type.
+    """
+    from sagas.registry import registry  # the registry imports definitions, which read settings
+
+    configured = dict(getattr(settings, "SAGASCOPE_STUCK_AFTER", {}) or {})
+    if saga_type in configured:
+        return float(configured[saga_type])
+    declared = getattr(registry.find(saga_type), "stuck_after", None)
+    if declared:
+        return float(declared)
+    return float(configured.get("*", DEFAULT_STUCK_SECONDS))
+
+
+def watch_seconds() -> float:
+    """How often each worker looks for sagas stuck past their type's threshold."""
+    return float(getattr(settings, "SAGASCOPE_WATCH_SECONDS", 5.0))

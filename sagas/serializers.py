@@ -42,6 +42,7 @@ SUMMARY_FIELDS = (
     "updated_at",
     "finished_at",
     "problem_id",
+    "stuck_problem_id",
 )
 
 
@@ -57,6 +58,7 @@ def summary(saga: SagaInstance) -> dict[str, Any]:
         "type": saga.saga_type,
         "current_step": saga.current_step_name,
         "problem": saga.problem_id,
+        "stuck_problem": saga.stuck_problem_id,
     }
 
 

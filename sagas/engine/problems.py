@@ -9,15 +9,23 @@ lose a count.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import F
+from django.db import transaction
+from django.db.models import F, Q
 
+from sagas import conf
 from sagas.models import Problem, SagaInstance
 from sagas.models.problems import SPARK_HOURS, hour_start
+from sagas.registry import registry
+from sagas.statuses import ACTIVE_STATUSES
 
-from .fingerprint import Cause
+from .fingerprint import Cause, cause
+
+STUCK = "Stuck"  # the error class of the problems of sagas that stopped moving
+WATCH_BATCH = 500  # sagas flagged or unflagged per watch, per worker
 
 Status = Problem.Status
 
@@ -32,21 +40,85 @@ class Failed:
 def group(failed: list[Failed], left: list[tuple[object, int]], now: datetime) -> None:
     """`failed`: sagas that just entered `failed`; `left`: (saga, problem id) of sagas that
     just left it. Runs inside the caller's transaction."""
-    for problem_id, n in _count(pid for _, pid in left).items():
-        Problem.objects.filter(id=problem_id).update(open_count=F("open_count") - n)
+    _leave(pid for _, pid in left)
+    for problem, fs in _problems_of(failed, now):
+        _add(problem, len(fs), fs[-1].sample, now)
+        SagaInstance.objects.filter(id__in=[f.saga_id for f in fs]).update(problem=problem)
+
+
+def regroup_stuck(now: datetime) -> tuple[int, int]:
+    """Count sagas with no progress past their type's threshold into a problem of their own
+    (type, step, phase, "Stuck"), and take out those that moved since; returns (in, out).
+
+    Every worker runs this now and then; each flag and unflag is a conditional UPDATE, so
+    two workers at once count each saga once."""
+    out = 0
+    moved = SagaInstance.objects.filter(stuck_at__isnull=False).filter(
+        Q(updated_at__gt=F("stuck_at")) | ~Q(status__in=ACTIVE_STATUSES)
+    )
+    for saga_id, stuck_at, problem_id in moved.values_list("id", "stuck_at", "stuck_problem_id")[
+        :WATCH_BATCH
+    ]:
+        with transaction.atomic():
+            if SagaInstance.objects.filter(id=saga_id, stuck_at=stuck_at).update(
+                stuck_at=None, stuck_problem=None
+            ):
+                _leave([problem_id] if problem_id else [])
+                out += 1
+    return _flag_stuck(now), out
+
+
+def _flag_stuck(now: datetime) -> int:
+    shortest = min(conf.stuck_seconds(t) for t in [*registry.names(), "*"])
+    candidates = SagaInstance.objects.filter(
+        status__in=ACTIVE_STATUSES,
+        stuck_at__isnull=True,
+        updated_at__lt=now - timedelta(seconds=shortest),
+    ).only("id", "saga_type", "current_step", "phase", "definition_steps", "updated_at")
+    found: list[Failed] = []
+    for row in candidates.order_by("updated_at")[:WATCH_BATCH]:
+        limit = conf.stuck_seconds(row.saga_type)
+        if (now - row.updated_at).total_seconds() < limit:
+            continue
+        steps = row.definition_steps or []
+        step = steps[row.current_step] if row.current_step < len(steps) else ""
+        message = f"no progress for more than {limit:g} s"
+        found.append(Failed(row.id, cause(row.saga_type, step, row.phase, STUCK, message), message))
+    flagged = 0
+    for problem, fs in _problems_of(found, now, lock=False):
+        for f in fs:
+            with transaction.atomic():
+                threshold = now - timedelta(seconds=conf.stuck_seconds(problem.saga_type))
+                if not SagaInstance.objects.filter(
+                    id=f.saga_id, stuck_at__isnull=True, updated_at__lt=threshold
+                ).update(stuck_at=now, stuck_problem=problem):
+                    continue  # it moved, or another worker counted it
+                _add(Problem.objects.select_for_update().get(id=problem.id), 1, f.sample, now)
+                flagged += 1
+    return flagged
+
+
+def _problems_of(
+    failed: list[Failed], now: datetime, lock: bool = True
+) -> list[tuple[Problem, list[Failed]]]:
+    """Each cause's problem (created if new), with its sagas; locked unless `lock` is off."""
     if not failed:
-        return
+        return []
     by_print: dict[str, list[Failed]] = defaultdict(list)
     for f in failed:
         by_print[f.cause.fingerprint].append(f)
     Problem.objects.bulk_create(
         [_new(fs[0], now) for fs in by_print.values()], ignore_conflicts=True
     )
-    problems = Problem.objects.select_for_update().filter(fingerprint__in=list(by_print))
-    for problem in problems.order_by("id"):
-        fs = by_print[problem.fingerprint]
-        _add(problem, len(fs), fs[-1].sample, now)
-        SagaInstance.objects.filter(id__in=[f.saga_id for f in fs]).update(problem=problem)
+    problems = Problem.objects.filter(fingerprint__in=list(by_print)).order_by("id")
+    if lock:
+        problems = problems.select_for_update()
+    return [(p, by_print[p.fingerprint]) for p in problems]
+
+
+def _leave(problem_ids: Iterable[int]) -> None:
+    for problem_id, n in _count(problem_ids).items():
+        Problem.objects.filter(id=problem_id).update(open_count=F("open_count") - n)
 
 
 def _new(f: Failed, now: datetime) -> Problem:
@@ -103,7 +175,7 @@ def _wakes(problem: Problem, n: int, now: datetime) -> bool:
     return problem.snooze_failures is not None and problem.snooze_failures <= n
 
 
-def _count(ids) -> dict[int, int]:
+def _count(ids: Iterable[int]) -> dict[int, int]:
     counts: dict[int, int] = defaultdict(int)
     for i in ids:
         counts[i] += 1

@@ -69,6 +69,16 @@ class SagaInstance(models.Model):
     problem = models.ForeignKey(
         "sagas.Problem", null=True, blank=True, on_delete=models.SET_NULL, related_name="sagas"
     )
+    # Set while the saga is counted in a problem for having made no progress past its type's
+    # threshold; cleared once it moves (the workers' watch, sagas/engine/problems.py).
+    stuck_at = models.DateTimeField(null=True, blank=True)
+    stuck_problem = models.ForeignKey(
+        "sagas.Problem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stuck_sagas",
+    )
 
     class Meta:
         verbose_name = "saga"

@@ -33,7 +33,7 @@ from django.db import DatabaseError, connections, transaction
 
 from sagas import conf
 from sagas.definition import Saga, StepContext
-from sagas.engine import leases, statemachine
+from sagas.engine import leases, problems, statemachine
 from sagas.engine.leases import claim, lock_fenced
 from sagas.engine.runner import Job, Outcome, Runner, call, call_atomic
 from sagas.engine.state import Begin, SagaState
@@ -119,10 +119,13 @@ class Worker:
         self._waiter = Waiter()
         if self._heartbeat is not None:
             self._heartbeat.start()
-        last_report = time.monotonic()
+        last_report = last_watch = time.monotonic()
         try:
             while not self._stopping.is_set() and not (until and until()):
                 try:
+                    if time.monotonic() - last_watch > conf.watch_seconds():
+                        last_watch = time.monotonic()
+                        self.watch()
                     if self.tick() == 0:
                         self._idle()
                 except DatabaseError as exc:
@@ -170,6 +173,17 @@ class Worker:
         moved, jobs = self._commit_isolating(ready)
         self._dispatch(jobs)
         return moved + applied
+
+    def watch(self) -> None:
+        """Count the sagas that stopped moving into their problems (and out, once they
+        move); never in the way of the sagas themselves."""
+        try:
+            stuck, moved = problems.regroup_stuck(leases.database_now())
+        except Exception as exc:  # the sagas come first: log it, try again next time
+            log.warning("worker %s: could not look for stuck sagas: %s", self.id, exc)
+            return
+        if stuck or moved:
+            log.info("worker %s: %d sagas newly stuck, %d moved again", self.id, stuck, moved)
 
     def _replies(self) -> int:
         """Apply replies the participants queued, and bulk-operation items operators asked

@@ -53,7 +53,7 @@ class SagaFilter:
         if self.correlation_id:
             qs = qs.filter(correlation_id=self.correlation_id)
         if self.problem is not None:
-            qs = qs.filter(problem_id=self.problem)
+            qs = qs.filter(Q(problem_id=self.problem) | Q(stuck_problem_id=self.problem))
         if self.search:
             qs = qs.filter(_search(self.search))
         if self.created_after is not None:

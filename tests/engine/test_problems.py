@@ -10,11 +10,13 @@ import pytest
 from django.utils import timezone
 
 from sagas.engine.fingerprint import cause, normalise
+from sagas.engine.problems import regroup_stuck
 from sagas.models import Problem, SagaInstance
 from sagas.services.actions import perform
 from sagas.services.actors import Actor
-from tests.factories import settle, worker
+from tests.factories import settle, start, worker
 from tests.repairable import defined, make, works
+from tests.states import put
 
 # The worker claims by the database clock, which stands still inside a test transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -136,3 +138,51 @@ def test_a_problem_snoozed_for_a_count_wakes_at_that_many_more_failures(repairab
     assert Problem.objects.get().status == "snoozed"
     make("failed_forward")
     assert Problem.objects.get().status == "open"
+
+
+def test_a_saga_idle_past_its_threshold_is_counted_once_in_a_stuck_problem(settings):
+    settings.SAGASCOPE_STUCK_AFTER = {"ledger": 60}
+    idle = put(start("ledger", {}), updated_at=timezone.now() - timedelta(minutes=5))
+    fresh = start("ledger", {})
+    assert regroup_stuck(timezone.now()) == (1, 0)
+    assert regroup_stuck(timezone.now()) == (0, 0)  # a second watch counts nobody twice
+    problem = Problem.objects.get()
+    assert (problem.saga_type, problem.step, problem.phase) == ("ledger", "a", "forward")
+    assert (problem.error_type, problem.message) == ("Stuck", "no progress for more than <n> s")
+    assert (problem.open_count, problem.total_count) == (1, 1)
+    idle.refresh_from_db()
+    assert idle.stuck_problem_id == problem.id and idle.stuck_at is not None
+    assert SagaInstance.objects.get(id=fresh.id).stuck_at is None
+
+
+def test_a_stuck_saga_that_moves_again_leaves_the_open_count(settings):
+    settings.SAGASCOPE_STUCK_AFTER = {"ledger": 60}
+    idle = put(start("ledger", {}), updated_at=timezone.now() - timedelta(minutes=5))
+    w = worker()
+    w.watch()  # the worker's own watch, as its loop runs it
+    assert Problem.objects.get().open_count == 1
+    settle(w)
+    assert regroup_stuck(timezone.now()) == (0, 1)
+    problem = Problem.objects.get()
+    assert (problem.open_count, problem.total_count) == (0, 1)
+    idle.refresh_from_db()
+    assert (idle.status, idle.stuck_at, idle.stuck_problem_id) == ("completed", None, None)
+
+
+def test_a_saga_stuck_in_compensation_is_another_problem(settings):
+    settings.SAGASCOPE_STUCK_AFTER = {"ledger": 60}
+    long_ago = timezone.now() - timedelta(minutes=5)
+    put(start("ledger", {}), updated_at=long_ago)
+    put(
+        start("ledger", {}),
+        status="compensating",
+        phase="compensation",
+        current_step=1,
+        compensation_plan=[1, 0],
+        updated_at=long_ago,
+    )
+    assert regroup_stuck(timezone.now()) == (2, 0)
+    assert sorted(Problem.objects.values_list("step", "phase", "open_count")) == [
+        ("a", "forward", 1),
+        ("b", "compensation", 1),
+    ]
