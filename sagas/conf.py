@@ -65,3 +65,27 @@ def circuit_cooldown() -> float:
 def circuit_max_cooldown() -> float:
     """Each failed probe doubles the wait, up to this many seconds."""
     return float(getattr(settings, "SAGASCOPE_CIRCUIT_MAX_COOLDOWN", 10.0))
+
+
+def heartbeat_seconds() -> float:
+    """A participant process's heartbeat window: it beats three times in it, and shows red
+    on the Workers page when silent for longer (workers use their lease, relays their
+    visibility)."""
+    return float(getattr(settings, "SAGASCOPE_HEARTBEAT_SECONDS", 10.0))
+
+
+def forget_processes_after() -> float:
+    """Seconds after its last beat when a dead process's row is deleted."""
+    return float(getattr(settings, "SAGASCOPE_FORGET_PROCESSES_AFTER", 3600.0))
+
+
+def metrics_token() -> str:
+    """The bearer token a scraper of /metrics sends ("" for none)."""
+    return str(getattr(settings, "SAGASCOPE_METRICS_TOKEN", "") or "")
+
+
+def metrics_allow() -> list[str]:
+    """Addresses or networks (CIDR) that may read /metrics without the token."""
+    value = getattr(settings, "SAGASCOPE_METRICS_ALLOW", "") or ""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
