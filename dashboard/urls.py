@@ -21,4 +21,6 @@ urlpatterns = [
     path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
     path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
     path("outbox/", views.outbox, name="outbox"),
+    path("workers/", views.workers, name="workers"),
+    path("workers/data/", views.workers_data, name="workers-data"),
 ]

@@ -5,6 +5,7 @@ from .bulk import bulk_operation, bulk_operations, bulk_preview, bulk_progress, 
 from .outbox import outbox
 from .overview import overview
 from .sagas import saga_detail, saga_list
+from .workers import workers, workers_data
 
 __all__ = [
     "bulk_operation",
@@ -19,4 +20,6 @@ __all__ = [
     "saga_detail",
     "saga_list",
     "saga_operator",
+    "workers",
+    "workers_data",
 ]

@@ -42,7 +42,7 @@ class Pulse:
         self.window = window
         self.name = name
         self._last: tuple[float, int] | None = None  # monotonic time and transitions
-        self._pruned = 0.0
+        self._pruned = time.monotonic()  # first prune a while after starting
 
     @property
     def beaten(self) -> bool:
