@@ -216,6 +216,8 @@ SAGASCOPE_PARTICIPANT_SECRETS = os.environ.get("SAGASCOPE_PARTICIPANT_SECRETS", 
 # address or network ("10.0.0.0/8,127.0.0.1"); with neither, only DEBUG opens it (localhost).
 SAGASCOPE_METRICS_TOKEN = os.environ.get("SAGASCOPE_METRICS_TOKEN", "")
 SAGASCOPE_METRICS_ALLOW = os.environ.get("SAGASCOPE_METRICS_ALLOW", "")
+# Off only to measure what the /metrics totals cost (bench/throughput.py --observability).
+SAGASCOPE_METRICS_COUNTERS = env_bool("SAGASCOPE_METRICS_COUNTERS", True)
 
 # Where the dashboard and the API link each saga's trace.
 JAEGER_UI_URL = os.environ.get("JAEGER_UI_URL", "http://localhost:16686")

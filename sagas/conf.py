@@ -89,3 +89,8 @@ def metrics_allow() -> list[str]:
     value = getattr(settings, "SAGASCOPE_METRICS_ALLOW", "") or ""
     items = value.split(",") if isinstance(value, str) else list(value)
     return [str(item).strip() for item in items if str(item).strip()]
+
+
+def metrics_counters() -> bool:
+    """Whether transitions add to the /metrics totals (off only to measure their cost)."""
+    return bool(getattr(settings, "SAGASCOPE_METRICS_COUNTERS", True))

@@ -59,7 +59,7 @@ class Pulse:
             rate = max(0, transitions - self._last[1]) / (moment - self._last[0])
         figures = {
             "last_beat": Now(),
-            "window": self.window,
+            "lease_seconds": self.window,
             "leases_held": leases_held,
             "transitions": transitions,
             "transitions_per_second": round(rate, 2),

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.db import connections, router, transaction
 
+from sagas import conf
 from sagas.models import MetricCounter, SagaEvent
 from sagas.statuses import EventType
 
@@ -97,7 +98,7 @@ class Tally:
 
     def write(self) -> None:
         """Add the counts to this process's rows; inside the caller's transaction."""
-        if not self.counts:
+        if not self.counts or not conf.metrics_counters():
             return
         mine = shard()
         rows = [(mine, *key, value) for key, value in sorted(self.counts.items())]

@@ -2,7 +2,7 @@
 own heartbeat (sagas/engine/heartbeats.py) and read by the Workers page and /metrics.
 
 A process that stops cleanly deletes its row; one that dies leaves it, and the page shows
-it red once `last_beat` is older than `window` seconds; rows long gone are pruned.
+it red once `last_beat` is older than `lease_seconds`; rows long gone are pruned.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class ProcessHeartbeat(models.Model):
     started_at = models.DateTimeField()
     last_beat = models.DateTimeField()
     # Seconds without a beat after which the process counts as dead: its lease time.
-    window = models.FloatField()
+    lease_seconds = models.FloatField()
     leases_held = models.PositiveIntegerField(default=0)
     transitions = models.PositiveBigIntegerField(default=0)  # since the process started
     transitions_per_second = models.FloatField(default=0.0)  # between its last two beats

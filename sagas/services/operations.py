@@ -48,7 +48,7 @@ def unfinished_by_status() -> dict[str, int]:
         SagaInstance.objects.filter(status__in=UNFINISHED)
         .order_by()
         .values_list("status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # count(*): an index-only scan; count(id) reads the rows
     )
     return {str(status): counts.get(status, 0) for status in UNFINISHED}
 
@@ -60,7 +60,7 @@ def outbox_by_destination(now: datetime) -> list[dict[str, Any]]:
         OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
         .order_by()
         .values_list("destination")
-        .annotate(n=Count("id"), oldest=Min("created_at"))
+        .annotate(n=Count("*"), oldest=Min("created_at"))
     )
     for destination, n, oldest in pending:
         table[destination] = {"pending": n, "oldest_age_seconds": age(now, oldest), "dead": 0}
@@ -68,7 +68,7 @@ def outbox_by_destination(now: datetime) -> list[dict[str, Any]]:
         OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD)
         .order_by()
         .values_list("destination")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
     )
     for destination, n in dead:
         row = table.setdefault(destination, {"pending": 0, "oldest_age_seconds": None})
@@ -100,8 +100,8 @@ def processes(now: datetime) -> list[dict[str, Any]]:
                 "started_at": p.started_at,
                 "last_beat": p.last_beat,
                 "silent_seconds": round(silent, 1),
-                "window_seconds": p.window,
-                "alive": silent <= p.window,
+                "lease_seconds": p.lease_seconds,
+                "alive": silent <= p.lease_seconds,
                 "leases_held": p.leases_held,
                 "transitions": p.transitions,
                 "transitions_per_second": p.transitions_per_second,

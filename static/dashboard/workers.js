@@ -16,7 +16,7 @@ function processRow(p) {
   // Judged again on this browser's clock between polls, so a dead process turns red even
   // if the next answer is slow.
   const silent = (serverNow() - Date.parse(p.last_beat)) / 1000;
-  const alive = p.alive && silent <= p.window_seconds;
+  const alive = p.alive && silent <= p.lease_seconds;
   return h(
     "tr",
     { class: alive ? "alive" : "dead", dataset: { process: p.process_id, alive: String(alive) } },
