@@ -27,4 +27,6 @@ urlpatterns = [
         views.problem_triage,
         name="problem-triage",
     ),
+    path("workers/", views.workers, name="workers"),
+    path("workers/data/", views.workers_data, name="workers-data"),
 ]

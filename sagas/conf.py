@@ -90,3 +90,32 @@ def stuck_seconds(saga_type: str) -> float:
 def watch_seconds() -> float:
     """How often each worker looks for sagas stuck past their type's threshold."""
     return float(getattr(settings, "SAGASCOPE_WATCH_SECONDS", 5.0))
+
+
+def heartbeat_seconds() -> float:
+    """A participant process's heartbeat window: it beats three times in it, and shows red
+    on the Workers page when silent for longer (workers use their lease, relays their
+    visibility)."""
+    return float(getattr(settings, "SAGASCOPE_HEARTBEAT_SECONDS", 10.0))
+
+
+def forget_processes_after() -> float:
+    """Seconds after its last beat when a dead process's row is deleted."""
+    return float(getattr(settings, "SAGASCOPE_FORGET_PROCESSES_AFTER", 3600.0))
+
+
+def metrics_token() -> str:
+    """The bearer token a scraper of /metrics sends ("" for none)."""
+    return str(getattr(settings, "SAGASCOPE_METRICS_TOKEN", "") or "")
+
+
+def metrics_allow() -> list[str]:
+    """Addresses or networks (CIDR) that may read /metrics without the token."""
+    value = getattr(settings, "SAGASCOPE_METRICS_ALLOW", "") or ""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def metrics_counters() -> bool:
+    """Whether transitions add to the /metrics totals (off only to measure their cost)."""
+    return bool(getattr(settings, "SAGASCOPE_METRICS_COUNTERS", True))

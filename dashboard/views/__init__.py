@@ -6,6 +6,7 @@ from .outbox import outbox
 from .overview import overview
 from .problems import problem_triage, problems
 from .sagas import saga_detail, saga_list
+from .workers import workers, workers_data
 
 __all__ = [
     "bulk_operation",
@@ -22,4 +23,6 @@ __all__ = [
     "saga_detail",
     "saga_list",
     "saga_operator",
+    "workers",
+    "workers_data",
 ]

@@ -29,6 +29,7 @@ from .state import (
     SendCommand,
     Transition,
 )
+from .tally import Tally
 from .wakeup import notify_commands
 
 STATE_FIELDS = [
@@ -127,6 +128,7 @@ class TransitionWriter:
         self._rows_by_id: dict[str, SagaInstance] = {}
         self.failed: list[problems.Failed] = []
         self.left_failed: list[tuple[object, int]] = []
+        self.tally = Tally()  # the counters /metrics reads, written with the transitions
 
     def add(
         self,
@@ -234,6 +236,9 @@ class TransitionWriter:
             notify_commands()
         if self.failed or self.left_failed:
             problems.group(self.failed, self.left_failed, now_of(self.rows + self.new_rows))
+        types = {key: row.saga_type for key, row in self._rows_by_id.items()}
+        self.tally.events(self.events, types)
+        self.tally.write()
         for row in self.rows + self.new_rows:
             if row.finished_at is not None and row.status in TERMINAL_STATUSES:
                 self._spans.saga(row)
@@ -253,6 +258,14 @@ class TransitionWriter:
                 continue  # never recorded (e.g. a crash right after the claim); nothing to close
             attempt.status = effect.status.value
             attempt.finished_at = max(effect.finished_at, attempt.started_at)
+            row = self._rows_by_id.get(str(attempt.saga_id))
+            self.tally.duration(
+                row.saga_type if row is not None else "",
+                attempt.step_name,
+                attempt.phase,
+                attempt.started_at,
+                attempt.finished_at,
+            )
             self._spans.attempt(self._rows_by_id.get(str(attempt.saga_id)), attempt)
             attempt.result = effect.result
             if effect.error is not None:

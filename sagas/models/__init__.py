@@ -4,10 +4,12 @@ from sagas.models.attempts import StepAttempt
 from sagas.models.audit import OperatorAction
 from sagas.models.bulk import BulkItem, BulkOperation
 from sagas.models.circuits import CircuitBreaker
+from sagas.models.counters import MetricCounter
 from sagas.models.events import SagaEvent
 from sagas.models.instance import SagaInstance
 from sagas.models.messaging import OutboxMessage, ProcessedMessage
 from sagas.models.problems import Problem, ProblemChange
+from sagas.models.processes import ProcessHeartbeat
 from sagas.models.tokens import ApiToken
 
 __all__ = [
@@ -16,9 +18,11 @@ __all__ = [
     "BulkOperation",
     "CircuitBreaker",
     "OperatorAction",
+    "MetricCounter",
     "OutboxMessage",
     "Problem",
     "ProblemChange",
+    "ProcessHeartbeat",
     "ProcessedMessage",
     "SagaEvent",
     "SagaInstance",

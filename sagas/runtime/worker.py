@@ -34,6 +34,7 @@ from django.db import DatabaseError, connections, transaction
 from sagas import conf
 from sagas.definition import Saga, StepContext
 from sagas.engine import leases, problems, statemachine
+from sagas.engine.heartbeats import Pulse
 from sagas.engine.leases import claim, lock_fenced
 from sagas.engine.runner import Job, Outcome, Runner, call, call_atomic
 from sagas.engine.state import Begin, SagaState
@@ -108,6 +109,8 @@ class Worker:
         self._lock = threading.Lock()
         self._offset = 0.0  # database clock minus this machine's clock, seen at each commit
         self._heartbeat = threading.Thread(target=self._beat, daemon=True) if heartbeat else None
+        # The process's own row, for the Workers page: beaten with the leases.
+        self._pulse = Pulse("worker", self.id, self.lease) if heartbeat else None
         self._waiter: Waiter | None = None
         self._stragglers = Stragglers(self.lease, conf.abandon_after())
 
@@ -118,6 +121,7 @@ class Worker:
         log.info("worker %s started (batch %d, lease %ss)", self.id, self.batch_size, self.lease)
         self._waiter = Waiter()
         if self._heartbeat is not None:
+            self._pulse_beat()
             self._heartbeat.start()
         last_report = last_watch = time.monotonic()
         try:
@@ -143,6 +147,8 @@ class Worker:
             self._runner.close()
             self._stopping.set()
             self._report()
+            if self._pulse is not None:
+                self._pulse.gone()
             connections.close_all()
 
     def stop(self) -> None:
@@ -313,6 +319,7 @@ class Worker:
                 held = self.held[saga_id]
                 if fenced.get(saga_id) != held.epoch:
                     self._drop(saga_id, "lease lost to another worker or an operator")
+                    writer.tally.add("lease_losses")
                     continue
                 waiting = saga_id in self._stragglers
                 transitions = self._advance(held, now, begin=not waiting)
@@ -495,7 +502,16 @@ class Worker:
                 self._stragglers.renew()
             except Exception as exc:
                 log.warning("lease heartbeat failed: %s", exc)
+            self._pulse_beat()
         connections.close_all()
+
+    def _pulse_beat(self) -> None:
+        if self._pulse is None or (self._stopping.is_set() and self._pulse.beaten):
+            return
+        try:
+            self._pulse.beat(len(self.held), self.stats.transitions)
+        except Exception as exc:  # the page shows it red; the leases matter more
+            log.warning("process heartbeat failed: %s", exc)
 
     def _held_ids(self) -> list[str]:
         return [str(saga_id) for saga_id in list(self.held)[:20]]
