@@ -21,4 +21,5 @@ urlpatterns = [
     path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
     path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
     path("outbox/", views.outbox, name="outbox"),
+    path("alerts/", views.alerts, name="alerts"),
 ]

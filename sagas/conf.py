@@ -65,3 +65,23 @@ def circuit_cooldown() -> float:
 def circuit_max_cooldown() -> float:
     """Each failed probe doubles the wait, up to this many seconds."""
     return float(getattr(settings, "SAGASCOPE_CIRCUIT_MAX_COOLDOWN", 10.0))
+
+
+def alerts_enabled() -> bool:
+    """Whether workers evaluate alert rules and deliver alerts (one evaluator at a time)."""
+    return bool(getattr(settings, "SAGASCOPE_ALERTS", True))
+
+
+def alert_interval() -> float:
+    """Seconds between two evaluations of the alert rules, and between delivery rounds."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_INTERVAL", 2.0))
+
+
+def alert_timeout() -> float:
+    """How long one webhook or email delivery may take before it counts as failed."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_TIMEOUT", 5.0))
+
+
+def alert_max_attempts() -> int:
+    """Attempts at one delivery before it is recorded as failed (backoff up to 5 minutes)."""
+    return int(getattr(settings, "SAGASCOPE_ALERT_MAX_ATTEMPTS", 12))

@@ -25,6 +25,7 @@ SKIP = "sagas.skip_step"
 EDIT_INPUT = "sagas.edit_saga_input"
 BULK_OPERATE = "sagas.bulk_operate"
 VIEW_TRACEBACK = "sagas.view_traceback"  # tracebacks name server paths; no scope grants it
+MANAGE_ALERTS = "sagas.manage_alerts"  # alert rules and destinations; no scope grants it
 
 # What each API token scope grants; a token holds nothing else.
 SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -39,6 +40,7 @@ OPERATOR_PERMISSIONS = frozenset({READ_SAGAS})
 REFUSALS = {
     READ_SAGAS: "this token may not read {what} (scope 'read')",  # only tokens lack it
     START_SAGA: "{actor} may not start sagas",
+    MANAGE_ALERTS: "{actor} may not change alert rules or destinations (sagas.manage_alerts)",
 }
 
 
