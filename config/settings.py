@@ -204,6 +204,7 @@ for _name, _type in {
     "SAGASCOPE_ALERT_INTERVAL": float,
     "SAGASCOPE_ALERT_TIMEOUT": float,
     "SAGASCOPE_ALERT_MAX_ATTEMPTS": int,
+    "SAGASCOPE_ALERT_BACKOFF": float,
 }.items():
     if os.environ.get(_name):
         globals()[_name] = _type(os.environ[_name])

@@ -85,3 +85,8 @@ def alert_timeout() -> float:
 def alert_max_attempts() -> int:
     """Attempts at one delivery before it is recorded as failed (backoff up to 5 minutes)."""
     return int(getattr(settings, "SAGASCOPE_ALERT_MAX_ATTEMPTS", 12))
+
+
+def alert_backoff() -> float:
+    """Seconds before a failed delivery's first retry; doubled each time, up to 5 minutes."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_BACKOFF", 1.0))

@@ -30,7 +30,6 @@ log = logging.getLogger("sagas.alerts")
 
 Status = AlertDelivery.Status
 Channel = AlertDestination.Channel
-BACKOFF = Retry(max_attempts=None, backoff=1.0, multiplier=2.0, max_backoff=300.0)
 BATCH = 10
 
 
@@ -96,7 +95,8 @@ def attempt(delivery: AlertDelivery, give_up: bool = False) -> bool:
 def _failed(delivery: AlertDelivery, error: str, give_up: bool) -> None:
     attempts = delivery.attempts + 1
     final = give_up or attempts >= conf.alert_max_attempts()
-    delay = timedelta(seconds=BACKOFF.delay(attempts, random.random()))
+    backoff = Retry(max_attempts=None, backoff=conf.alert_backoff(), max_backoff=300.0)
+    delay = timedelta(seconds=backoff.delay(attempts, random.random()))
     log.warning(
         "alert %s to %s: attempt %d failed (%s)%s",
         delivery.alert_id,
