@@ -7,10 +7,8 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from sagas.models import AlertDestination, AlertRule
-from tests.alerts.receiver import Receiver
+from tests.alerts.receiver import SECRET, Receiver
 from tests.repairable import defined
-
-SECRET = "a-webhook-secret-0123456789"
 
 
 @pytest.fixture(autouse=True)

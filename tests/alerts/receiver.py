@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+SECRET = "a-webhook-secret-0123456789"  # the destinations' signing key in the tests
+
 
 @dataclass
 class Received:

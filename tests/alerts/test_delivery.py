@@ -19,8 +19,7 @@ from sagas.services.actors import Actor
 from sagas.services.alerting import deliver
 from sagas.services.alerting.evaluate import evaluate
 from sagas.statuses import ACTIVE_STATUSES
-from tests.alerts.conftest import SECRET
-from tests.alerts.receiver import Receiver
+from tests.alerts.receiver import SECRET, Receiver
 from tests.factories import start
 from tests.processes import wait_for
 from tests.repairable import make

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sagas.models import Alert, AlertDelivery, AlertDestination, AlertRule
-from tests.alerts.conftest import SECRET
+from tests.alerts.receiver import SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
