@@ -180,3 +180,19 @@ def test_the_worker_moves_sagas_while_a_receiver_hangs(repairable, rule, setting
 
 def _delivery_attempted() -> bool:
     return AlertDelivery.objects.filter(leased_until__isnull=False).exists()
+
+
+def test_a_destination_that_fails_in_a_round_is_not_tried_again_in_it(repairable, rule):
+    with Receiver().start() as closed:
+        port = closed.port
+    AlertDestination.objects.create(
+        name="down", channel="webhook", url=f"http://127.0.0.1:{port}/", secret=SECRET
+    )
+    rule("new_problem")
+    rule("failure_burst", params={"count": 0, "minutes": 5})
+    make("failed_forward")
+    assert evaluate() == 2
+    assert deliver.work() == 2
+    tried, held_back = AlertDelivery.objects.order_by("id")
+    assert (tried.attempts, held_back.attempts) == (1, 0)
+    assert held_back.next_try_at == tried.next_try_at and held_back.leased_until is None

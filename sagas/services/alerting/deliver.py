@@ -59,15 +59,18 @@ def claim(limit: int = BATCH) -> list[AlertDelivery]:
 
 def work(limit: int = BATCH) -> int:
     """Send one claimed batch; returns how many were claimed. A destination that fails
-    once in a batch gets its other deliveries back unsent, to wait for their next try."""
+    once in a batch gets its other deliveries back unsent (no attempt counted), due when
+    the failed one tries again."""
     batch = claim(limit)
-    down: set[int] = set()
+    down: dict[int, object] = {}  # destination id: when its failed delivery tries again
     for delivery in batch:
         if delivery.destination_id in down:
-            AlertDelivery.objects.filter(id=delivery.id).update(leased_until=None)
+            AlertDelivery.objects.filter(id=delivery.id).update(
+                leased_until=None, next_try_at=down[delivery.destination_id]
+            )
             continue
         if not attempt(delivery):
-            down.add(delivery.destination_id)
+            down[delivery.destination_id] = delivery.next_try_at
     return len(batch)
 
 
