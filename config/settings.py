@@ -203,9 +203,20 @@ for _name, _type in {
     "SAGASCOPE_LIVE_FRAMES_PER_SECOND": float,
     "SAGASCOPE_LIVE_SOCKETS_PER_USER": int,
     "SAGASCOPE_LIVE_REPLAY_WINDOW": int,
+    "SAGASCOPE_ALERT_INTERVAL": float,
+    "SAGASCOPE_ALERT_TIMEOUT": float,
+    "SAGASCOPE_ALERT_MAX_ATTEMPTS": int,
+    "SAGASCOPE_ALERT_BACKOFF": float,
 }.items():
     if os.environ.get(_name):
         globals()[_name] = _type(os.environ[_name])
+
+# Workers evaluate alert rules and deliver alerts unless SAGASCOPE_ALERTS=0.
+SAGASCOPE_ALERTS = os.environ.get("SAGASCOPE_ALERTS", "1") != "0"
+# Alert email: Django's backend (EMAIL_HOST etc. as usual); the sender's address.
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sagascope@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 
 # Messaging: participants reached over HTTP, and their HMAC secrets (never in the repo).
 # "name=url,..." and "name=secret,..."; a participant without a URL uses the database.

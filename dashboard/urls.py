@@ -29,4 +29,5 @@ urlpatterns = [
     ),
     path("workers/", views.workers, name="workers"),
     path("workers/data/", views.workers_data, name="workers-data"),
+    path("alerts/", views.alerts, name="alerts"),
 ]

@@ -119,3 +119,28 @@ def metrics_allow() -> list[str]:
 def metrics_counters() -> bool:
     """Whether transitions add to the /metrics totals (off only to measure their cost)."""
     return bool(getattr(settings, "SAGASCOPE_METRICS_COUNTERS", True))
+
+
+def alerts_enabled() -> bool:
+    """Whether workers evaluate alert rules and deliver alerts (one evaluator at a time)."""
+    return bool(getattr(settings, "SAGASCOPE_ALERTS", True))
+
+
+def alert_interval() -> float:
+    """Seconds between two evaluations of the alert rules, and between delivery rounds."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_INTERVAL", 2.0))
+
+
+def alert_timeout() -> float:
+    """How long one webhook or email delivery may take before it counts as failed."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_TIMEOUT", 5.0))
+
+
+def alert_max_attempts() -> int:
+    """Attempts at one delivery before it is recorded as failed (backoff up to 5 minutes)."""
+    return int(getattr(settings, "SAGASCOPE_ALERT_MAX_ATTEMPTS", 12))
+
+
+def alert_backoff() -> float:
+    """Seconds before a failed delivery's first retry; doubled each time, up to 5 minutes."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_BACKOFF", 1.0))

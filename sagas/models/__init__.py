@@ -1,5 +1,12 @@
 """The engine's tables. Each module holds one concept; all are exported here."""
 
+from sagas.models.alerts import (
+    Alert,
+    AlertDelivery,
+    AlertDestination,
+    AlertEvaluator,
+    AlertRule,
+)
 from sagas.models.attempts import StepAttempt
 from sagas.models.audit import OperatorAction
 from sagas.models.bulk import BulkItem, BulkOperation
@@ -13,6 +20,11 @@ from sagas.models.processes import ProcessHeartbeat
 from sagas.models.tokens import ApiToken
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertDestination",
+    "AlertEvaluator",
+    "AlertRule",
     "ApiToken",
     "BulkItem",
     "BulkOperation",

@@ -49,6 +49,7 @@ from sagas.statuses import ACTIVE_STATUSES, Phase
 from sagas.transient import is_transient
 
 from . import events
+from .alerting import AlertLoop
 from .events import EventMaker
 from .stragglers import Stragglers
 
@@ -96,6 +97,7 @@ class Worker:
         poll_interval: float | None = None,
         threads: int = 16,
         heartbeat: bool = True,
+        alerts: bool | None = None,
     ) -> None:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch_size = batch_size or conf.batch_size()
@@ -113,6 +115,8 @@ class Worker:
         self._pulse = Pulse("worker", self.id, self.lease) if heartbeat else None
         self._waiter: Waiter | None = None
         self._stragglers = Stragglers(self.lease, conf.abandon_after())
+        alerting = conf.alerts_enabled() if alerts is None else alerts
+        self._alerts = AlertLoop(self.id) if alerting else None
 
     # The loop
 
@@ -123,6 +127,8 @@ class Worker:
         if self._heartbeat is not None:
             self._pulse_beat()
             self._heartbeat.start()
+        if self._alerts is not None:
+            self._alerts.start()
         last_report = last_watch = time.monotonic()
         try:
             while not self._stopping.is_set() and not (until and until()):
@@ -143,6 +149,8 @@ class Worker:
             self.drain()
             self._stragglers.wait_all(self.id)
         finally:
+            if self._alerts is not None:
+                self._alerts.stop()
             self._waiter.close()
             self._runner.close()
             self._stopping.set()
