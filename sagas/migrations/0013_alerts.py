@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('new_problem', 'A new problem (failure group)'), ('regression', 'A resolved problem that fails again'), ('failure_burst', 'More than N sagas of a type failing in M minutes'), ('compensation_rate', 'Compensation rate of a type over X% in a window'), ('stuck', 'A saga with no progress past a threshold (forward or compensation)'), ('dead_letters', 'Dead letters in the outbox'), ('backlog', 'The oldest due saga waiting longer than N seconds')], max_length=30)),
+                ('kind', models.CharField(choices=[('new_problem', 'A new problem (failure group)'), ('regression', 'A resolved problem that fails again'), ('failure_burst', 'More than N sagas of a type failing in M minutes'), ('compensation_rate', 'Compensation rate of a type over X% in a window'), ('stuck', 'A saga with no progress past a threshold (forward or compensation)'), ('dead_letters', 'Dead letters in the outbox'), ('backlog', 'The oldest due saga waiting longer than N seconds'), ('no_live_worker', 'No live worker for N seconds')], max_length=30)),
                 ('params', models.JSONField(blank=True, default=dict)),
                 ('saga_type', models.CharField(blank=True, default='', max_length=100)),
                 ('enabled', models.BooleanField(default=True)),
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'permissions': [('manage_alerts', 'Can change alert rules and destinations, and send test alerts')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['new_problem', 'regression', 'failure_burst', 'compensation_rate', 'stuck', 'dead_letters', 'backlog'])), name='alert_rule_kind_valid')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['new_problem', 'regression', 'failure_burst', 'compensation_rate', 'stuck', 'dead_letters', 'backlog', 'no_live_worker'])), name='alert_rule_kind_valid')],
             },
         ),
         migrations.CreateModel(

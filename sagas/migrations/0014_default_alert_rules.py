@@ -12,6 +12,7 @@ RULES = [
     ("Stuck compensating", "stuck", {"seconds": 300, "phase": "compensation"}, ""),
     ("Dead letters", "dead_letters", {"count": 0, "minutes": 60}, "See the Outbox page."),
     ("Backlog", "backlog", {"seconds": 60}, "Sagas wait for a worker: add workers."),
+    ("No live worker", "no_live_worker", {"seconds": 60}, "Start a worker: manage.py run_worker."),
 ]
 
 

@@ -54,10 +54,7 @@ class AlertKind(models.TextChoices):
     STUCK = "stuck", "A saga with no progress past a threshold (forward or compensation)"
     DEAD_LETTERS = "dead_letters", "Dead letters in the outbox"
     BACKLOG = "backlog", "The oldest due saga waiting longer than N seconds"
-    # TODO(heartbeats): NO_LIVE_WORKER = "no_live_worker", "No live worker for N seconds".
-    # It needs the process heartbeats of issue 12's metrics part (another branch): add the
-    # kind, its parameter ("seconds") and its evaluator together with them; until then no
-    # rule can claim to watch for it.
+    NO_LIVE_WORKER = "no_live_worker", "No live worker for N seconds"
 
 
 # The parameters of each kind, with their defaults; a rule's `params` holds nothing else.
@@ -83,6 +80,9 @@ KIND_PARAMS: dict[str, dict[str, Param]] = {
     },
     AlertKind.BACKLOG: {
         "seconds": Param(60, 1, 7 * 24 * 3600, help="the oldest due saga waits this long"),
+    },
+    AlertKind.NO_LIVE_WORKER: {
+        "seconds": Param(60, 5, 7 * 24 * 3600, help="no worker has beaten for this long"),
     },
 }
 TYPED_KINDS = {AlertKind.FAILURE_BURST, AlertKind.COMPENSATION_RATE, AlertKind.STUCK}

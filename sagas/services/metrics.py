@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -28,7 +28,7 @@ from sagas import conf
 from sagas.engine.leases import database_now
 from sagas.engine.tally import DURATION_BUCKETS, INF
 from sagas.exceptions import MetricsForbidden, MetricsUnauthenticated
-from sagas.models import MetricCounter
+from sagas.models import Alert, AlertDelivery, MetricCounter
 
 from . import operations
 
@@ -79,9 +79,33 @@ def address_allowed(address: str, allowed: list[str]) -> bool:
 
 
 def alert_families() -> list[Metric]:
-    """Alerts fired and failed deliveries, by rule: the alerting issue fills this in.
-    Until then there are no alerts, and /metrics says nothing about them."""
-    return []
+    """Alerts fired (sent, or throttled: recorded only) by rule kind, those firing now, and
+    deliveries by status: a `failed` one gave up."""
+    fired = CounterMetricFamily(
+        f"{PREFIX}_alerts_fired",
+        "Alerts fired, by rule kind; throttled ones were recorded, not sent.",
+        labels=["kind", "throttled"],
+    )
+    rows = Alert.objects.order_by().values_list("rule__kind", "throttled").annotate(n=Count("*"))
+    for kind, throttled, n in rows:
+        fired.add_metric([kind or "test", str(throttled).lower()], n)
+    firing = GaugeMetricFamily(
+        f"{PREFIX}_alerts_firing",
+        "Alerts firing now (not resolved), by rule kind.",
+        labels=["kind"],
+    )
+    now_firing = Alert.objects.filter(state=Alert.State.FIRED, throttled=False).order_by()
+    for kind, n in now_firing.values_list("rule__kind").annotate(n=Count("*")):
+        firing.add_metric([kind or "test"], n)
+    deliveries = GaugeMetricFamily(
+        f"{PREFIX}_alert_deliveries",
+        "Alert deliveries by status: pending (retrying), delivered, failed (gave up).",
+        labels=["status"],
+    )
+    counted = dict(AlertDelivery.objects.order_by().values_list("status").annotate(n=Count("*")))
+    for status in AlertDelivery.Status.values:
+        deliveries.add_metric([status], counted.get(status, 0))
+    return [fired, firing, deliveries]
 
 
 class SagaCollector(Collector):

@@ -19,6 +19,7 @@ from sagas.models import (
     AlertRule,
     OutboxMessage,
     Problem,
+    ProcessHeartbeat,
     SagaInstance,
 )
 from sagas.models.alerts import AlertKind
@@ -42,7 +43,8 @@ ROOT = Actor(name="root", scopes=frozenset({"operate"}))
         ("stuck", {"phase": "sideways"}, "params", "'phase' must be one of forward"),
         ("compensation_rate", {"percent": 120}, "params", "'percent' must be between 1 and 100"),
         ("backlog", [1, 2], "params", "must be a JSON object"),
-        ("no_live_worker", {}, "kind", "not a valid choice"),
+        ("no_live_worker", {"seconds": 1}, "params", "'seconds' must be between 5 and"),
+        ("no_such_kind", {}, "kind", "not a valid choice"),
     ],
 )
 def test_an_invalid_rule_is_refused_naming_the_field(manager, kind, params, field, says):
@@ -89,7 +91,7 @@ def test_an_invalid_destination_is_refused_naming_the_field(manager, fields, fie
 
 
 def test_the_seeded_default_rules_are_valid_and_nothing_is_sent_by_default():
-    seeds = importlib.import_module("sagas.migrations.0011_default_alert_rules")
+    seeds = importlib.import_module("sagas.migrations.0014_default_alert_rules")
     kinds = set()
     for name, kind, params, note in seeds.RULES:
         AlertRule(name=name, kind=kind, params=params, note=note).full_clean()
@@ -207,6 +209,30 @@ def test_a_stuck_saga_and_a_backlog_fire(repairable, rule):
     SagaInstance.objects.filter(id=saga.id).update(updated_at=long_ago, next_run_at=long_ago)
     evaluate()
     assert sorted(Alert.objects.values_list("key", flat=True)) == ["backlog", "type:repairable"]
+
+
+def test_no_live_worker_fires_until_a_worker_beats_and_resolves_after(rule):
+    rule("no_live_worker", params={"seconds": 30})
+    evaluate()  # no worker ever beat
+    alert = Alert.objects.get()
+    assert (alert.key, alert.title) == ("workers", "No live worker")
+    beat = ProcessHeartbeat.objects.create(
+        process_id="w1",
+        kind="worker",
+        host="here",
+        pid=1,
+        started_at=timezone.now(),
+        last_beat=timezone.now(),
+        lease_seconds=30,
+    )
+    evaluate()
+    alert.refresh_from_db()
+    assert alert.state == "resolved"
+    ProcessHeartbeat.objects.filter(id=beat.id).update(
+        last_beat=timezone.now() - timedelta(minutes=2)
+    )
+    evaluate()  # silent for two minutes: dead
+    assert Alert.objects.filter(key="workers").exclude(state="resolved").count() == 1
 
 
 def test_a_rule_that_breaks_does_not_stop_the_others(repairable, rule, webhook):

@@ -10,7 +10,14 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from sagas.models import OutboxMessage, SagaInstance
+from sagas.models import (
+    Alert,
+    AlertDelivery,
+    AlertDestination,
+    AlertRule,
+    OutboxMessage,
+    SagaInstance,
+)
 from tests.factories import settle, start, worker
 from tests.processes import spawn_worker, stop_all, wait_for
 from tests.repairable import defined, make
@@ -166,3 +173,33 @@ def test_bad_requests_get_a_clear_error():
     bad = api.get("/metrics", {"name[]": "x"})
     assert bad.status_code == 400 and "takes no parameters" in bad.content.decode()
     assert api.post("/metrics").status_code == 405
+
+
+def test_alerts_fired_firing_and_deliveries_by_status():
+    rule = AlertRule.objects.create(name="burst", kind="failure_burst", params={})
+    hook = AlertDestination.objects.create(
+        name="hook", channel="webhook", url="http://127.0.0.1:9/", secret="s3cr3t"
+    )
+    mail = AlertDestination.objects.create(name="mail", channel="email", emails="ops@example.com")
+    now = timezone.now()
+    fired = Alert.objects.create(rule=rule, key="type:a", title="t", fired_at=now, last_seen_at=now)
+    Alert.objects.create(
+        rule=rule, key="type:b", title="t", fired_at=now, last_seen_at=now, throttled=True
+    )
+    AlertDelivery.objects.create(
+        alert=fired, destination=hook, status="failed", next_try_at=now, created_at=now
+    )
+    AlertDelivery.objects.create(
+        alert=fired, destination=mail, status="delivered", next_try_at=now, created_at=now
+    )
+    samples = scrape()
+    assert (
+        value(samples, "sagascope_alerts_fired_total", kind="failure_burst", throttled="false") == 1
+    )
+    assert (
+        value(samples, "sagascope_alerts_fired_total", kind="failure_burst", throttled="true") == 1
+    )
+    assert value(samples, "sagascope_alerts_firing", kind="failure_burst") == 1
+    assert value(samples, "sagascope_alert_deliveries", status="failed") == 1
+    assert value(samples, "sagascope_alert_deliveries", status="delivered") == 1
+    assert value(samples, "sagascope_alert_deliveries", status="pending") == 0

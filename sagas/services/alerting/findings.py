@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
 from sagas.messaging.outbox import EXPIRED, WITHDRAWN
-from sagas.models import AlertRule, OutboxMessage, Problem, SagaInstance
+from sagas.models import AlertRule, OutboxMessage, Problem, ProcessHeartbeat, SagaInstance
 from sagas.models.alerts import AlertKind
 from sagas.statuses import ACTIVE_STATUSES, SagaStatus
 
@@ -171,6 +171,23 @@ def _backlog(rule: AlertRule, params: dict, now: datetime) -> list[Finding]:
     ]
 
 
+def _no_live_worker(rule: AlertRule, params: dict, now: datetime) -> list[Finding]:
+    # Relays evaluate too (run_relay), so a stack whose every worker died still says so.
+    workers = ProcessHeartbeat.objects.filter(kind=ProcessHeartbeat.Kind.WORKER)
+    newest = workers.aggregate(at=Max("last_beat"))["at"]
+    if newest is not None and (now - newest).total_seconds() <= params["seconds"]:
+        return []
+    since = "ever" if newest is None else f"for {(now - newest).total_seconds():.0f} s"
+    return [
+        Finding(
+            "workers",
+            "No live worker",
+            f"No worker process has beaten {since} (threshold {params['seconds']} s): "
+            "no saga moves until one runs (manage.py run_worker).",
+        )
+    ]
+
+
 FINDERS: dict[str, Callable[[AlertRule, dict, datetime], list[Finding]]] = {
     AlertKind.NEW_PROBLEM: _new_problems,
     AlertKind.REGRESSION: _regressions,
@@ -179,4 +196,5 @@ FINDERS: dict[str, Callable[[AlertRule, dict, datetime], list[Finding]]] = {
     AlertKind.STUCK: _stuck,
     AlertKind.DEAD_LETTERS: _dead_letters,
     AlertKind.BACKLOG: _backlog,
+    AlertKind.NO_LIVE_WORKER: _no_live_worker,
 }
