@@ -1,4 +1,5 @@
-"""/metrics server time at 1M sagas, 100,000 of them failed across 1,000 problem groups.
+"""/metrics and the Problems page: server time at 1M sagas, 100,000 of them failed across
+1,000 problem groups.
 
     python bench/metrics_scrape.py [--sagas 1000000] [--scrapes 200]
 
@@ -6,7 +7,9 @@ Builds the data set with bulk SQL (generate_series) in a fresh PostgreSQL databa
 sagas (10% failed, each in one of 1,000 open groups, a few hundred running), 200,000 sent
 commands with pending ones and dead letters across 10 destinations, the counter rows of 20
 processes and 10 process heartbeats; then VACUUM ANALYZE, and times the /metrics view
-(token check, every query, prometheus-client's text) `--scrapes` times. Prints p50/p95/max.
+(token check, every query, prometheus-client's text) `--scrapes` times, then the Problems
+page (as a logged-in operator, through the whole middleware stack) and GET /api/problems as
+many times. Prints p50/p95/max of each.
 """
 
 from __future__ import annotations
@@ -137,6 +140,38 @@ def main() -> None:
         f"scrapes of {lines} lines: p50 {percentile(times, 0.5) * 1000:.1f} ms, "
         f"p95 {percentile(times, 0.95) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
     )
+    time_problems(args.scrapes)
+
+
+def time_problems(n: int) -> None:
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    operator = get_user_model().objects.create_superuser("bench", password="bench-pw-12345")
+    page = Client(HTTP_HOST="127.0.0.1")  # an address ALLOWED_HOSTS takes
+    page.force_login(operator)
+    out = StringIO()
+    call_command("create_api_token", "bench-problems", "--scope", "read", stdout=out)
+    token = next(w for w in out.getvalue().split() if w.startswith("sgs_"))
+    api = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+    for label, get in (
+        ("the Problems page", lambda: page.get("/problems/")),
+        ("GET /api/problems", lambda: api.get("/api/problems")),
+    ):
+        times = []
+        for _ in range(n):
+            began = time.perf_counter()
+            response = get()
+            times.append(time.perf_counter() - began)
+            assert response.status_code == 200, response.content[:300]
+        log(
+            f"{label} (1000 groups, 200 shown), {n} requests: "
+            f"p50 {percentile(times, 0.5) * 1000:.1f} ms, "
+            f"p95 {percentile(times, 0.95) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
+        )
 
 
 if __name__ == "__main__":
