@@ -99,8 +99,10 @@ class Sagascope:
                     row.next_run_at = now + timedelta(days=1)
                 writer.flush()
 
-    def workers(self, count: int, counters: bool = True) -> list[subprocess.Popen]:
-        env = {**self.env, "SAGASCOPE_METRICS_COUNTERS": "1" if counters else "0"}
+    def workers(self, count: int, observed: bool = True) -> list[subprocess.Popen]:
+        """`observed`: metrics totals written and the alert rules evaluated (the defaults)."""
+        on = "1" if observed else "0"
+        env = {**self.env, "SAGASCOPE_METRICS_COUNTERS": on, "SAGASCOPE_ALERTS": on}
         return [
             subprocess.Popen(
                 [
@@ -144,7 +146,7 @@ class Sagascope:
         second meanwhile; otherwise neither (problem grouping is always on)."""
         self.reset()
         self.load(count)
-        procs = self.workers(processes, counters=observed)
+        procs = self.workers(processes, observed=observed)
         scraper = Scraper() if observed else None
         try:
             time.sleep(3)  # boot the workers; they find nothing due
@@ -363,8 +365,8 @@ def main() -> None:
     parser.add_argument(
         "--observability",
         action="store_true",
-        help="also run each throughput with the /metrics totals off and no scraping, and "
-        "print the cost of having them on (same run, same database)",
+        help="also run each throughput with the /metrics totals and the alert rules off and "
+        "no scraping, and print the cost of having them on (same run, same database)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
@@ -386,7 +388,7 @@ def main() -> None:
             on, off = row["sagascope"]["sagas_s"], row["sagascope_bare"]["sagas_s"]
             log(
                 f"observability {n} worker(s): {off:7.0f} sagas/s bare, {on:7.0f} with metrics "
-                f"counters and a scrape a second: {on / off - 1:+.1%} (alerts: not built yet)"
+                f"counters, alert rules and a scrape a second: {on / off - 1:+.1%}"
             )
         if dbos is not None:
             row["dbos"] = dbos.throughput(args.sagas, n)
