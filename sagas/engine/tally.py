@@ -1,8 +1,10 @@
 """Counters that grow with the transitions they count, written in the same transaction
 (TransitionWriter.flush), so /metrics reads exact totals of every process from one table.
 
-A process adds to its own shard of rows (host:pid), so two commits never wait on the same
-counter row; `fold` merges the shards of other processes into shard "" now and then.
+Each thread of each process adds to its own shard of rows (host:pid:thread), so two commits
+never wait on the same counter row, not even two requests served by threads of one web
+process (one would hold the other's start until it commits); `fold` merges the other
+shards into shard "" now and then.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -42,8 +45,8 @@ Key = tuple[str, str, str, str, str]  # name, saga type, step, phase, label
 
 
 def shard() -> str:
-    """This process's rows (read at each write: a forked child gets its own)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This thread's rows (read at each write: a forked child gets its own)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def bucket(seconds: float) -> str:
@@ -119,14 +122,19 @@ def _upsert(rows: list[tuple]) -> None:
 
 
 def fold() -> int:
-    """Merge every other process's rows into shard "", keeping the totals; returns how
-    many rows went. DELETE ... RETURNING takes each row as last committed (a concurrent
-    add waits for it, or for us), so no count is lost."""
+    """Merge every other shard's rows into shard "", keeping the totals; returns how
+    many rows went. DELETE ... RETURNING takes each row as last committed, so no count is
+    lost."""
     connection = connections[router.db_for_write(MetricCounter)]
     table = connection.ops.quote_name(MetricCounter._meta.db_table)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        others = f"SELECT id FROM {table} WHERE shard <> %s AND shard <> %s"
+        if connection.features.has_select_for_update_skip_locked:
+            # Rows a commit is adding to now are left for the next fold: waiting for them,
+            # while that commit waits for a row this fold holds, would be a deadlock.
+            others += " FOR UPDATE SKIP LOCKED"
         cursor.execute(
-            f"DELETE FROM {table} WHERE shard <> %s AND shard <> %s "
+            f"DELETE FROM {table} WHERE id IN ({others}) "
             "RETURNING name, saga_type, step, phase, label, value",
             [FOLDED, shard()],
         )
