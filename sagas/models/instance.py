@@ -107,6 +107,10 @@ class SagaInstance(models.Model):
             ),
             models.Index(fields=["status", "-created_at"], name="saga_status_idx"),
             models.Index(fields=["correlation_id"], name="saga_correlation_idx"),
+            # The workers' watch: the few sagas counted as stuck, checked every few seconds.
+            models.Index(
+                fields=["stuck_at"], condition=Q(stuck_at__isnull=False), name="saga_stuck_idx"
+            ),
         ]
         permissions = [
             ("retry_saga", "Can retry a saga's failed step"),
