@@ -99,7 +99,10 @@ class Sagascope:
                     row.next_run_at = now + timedelta(days=1)
                 writer.flush()
 
-    def workers(self, count: int) -> list[subprocess.Popen]:
+    def workers(self, count: int, observed: bool = True) -> list[subprocess.Popen]:
+        """`observed`: metrics totals written and the alert rules evaluated (the defaults)."""
+        on = "1" if observed else "0"
+        env = {**self.env, "SAGASCOPE_METRICS_COUNTERS": on, "SAGASCOPE_ALERTS": on}
         return [
             subprocess.Popen(
                 [
@@ -114,7 +117,7 @@ class Sagascope:
                     f"bench-{i}",
                 ],
                 cwd=ROOT,
-                env=self.env,
+                env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -138,17 +141,24 @@ class Sagascope:
             )
         return time.time()
 
-    def throughput(self, count: int, processes: int) -> dict[str, float]:
+    def throughput(self, count: int, processes: int, observed: bool = True) -> dict[str, float]:
+        """`observed`: the workers write the /metrics totals and /metrics is scraped every
+        second meanwhile; otherwise neither (problem grouping is always on)."""
         self.reset()
         self.load(count)
-        procs = self.workers(processes)
+        procs = self.workers(processes, observed=observed)
+        scraper = Scraper() if observed else None
         try:
             time.sleep(3)  # boot the workers; they find nothing due
             started = self.release()
+            if scraper is not None:
+                scraper.start()
             while self.active():
                 time.sleep(0.02)
             elapsed = time.time() - started
         finally:
+            if scraper is not None:
+                scraper.stop()
             stop(procs)
         return {"sagas_s": count / elapsed, "steps_s": 4 * count / elapsed, "seconds": elapsed}
 
@@ -187,6 +197,35 @@ class Sagascope:
             "p95": percentile(latencies, 0.95),
             "completed": len(latencies),
         }
+
+
+class Scraper:
+    """/metrics read once a second from another thread, as Prometheus would (more often)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.scrapes = 0
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def run(self) -> None:
+        from django.db import connections
+        from prometheus_client.exposition import generate_latest
+
+        from sagas.services import metrics
+
+        while not self.done.wait(1.0):
+            generate_latest(metrics.registry())
+            self.scrapes += 1
+        connections.close_all()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(10)
 
 
 # DBOS
@@ -323,6 +362,12 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=8.0)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--no-dbos", action="store_true")
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="also run each throughput with the /metrics totals and the alert rules off and "
+        "no scraping, and print the cost of having them on (same run, same database)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
@@ -338,6 +383,13 @@ def main() -> None:
             f"throughput  sagascope {n} worker(s): {row['sagascope']['sagas_s']:7.0f} sagas/s "
             f"{row['sagascope']['steps_s']:7.0f} steps/s"
         )
+        if args.observability:
+            row["sagascope_bare"] = ours.throughput(args.sagas, n, observed=False)
+            on, off = row["sagascope"]["sagas_s"], row["sagascope_bare"]["sagas_s"]
+            log(
+                f"observability {n} worker(s): {off:7.0f} sagas/s bare, {on:7.0f} with metrics "
+                f"counters, alert rules and a scrape a second: {on / off - 1:+.1%}"
+            )
         if dbos is not None:
             row["dbos"] = dbos.throughput(args.sagas, n)
             log(

@@ -197,18 +197,38 @@ for _name, _type in {
     "SAGASCOPE_CIRCUIT_COOLDOWN": float,
     "SAGASCOPE_CIRCUIT_MAX_COOLDOWN": float,
     "SAGASCOPE_ABANDON_AFTER": float,
+    "SAGASCOPE_HEARTBEAT_SECONDS": float,
+    "SAGASCOPE_FORGET_PROCESSES_AFTER": float,
     "SAGASCOPE_LIVE_FRAME_BURST": int,
     "SAGASCOPE_LIVE_FRAMES_PER_SECOND": float,
     "SAGASCOPE_LIVE_SOCKETS_PER_USER": int,
     "SAGASCOPE_LIVE_REPLAY_WINDOW": int,
+    "SAGASCOPE_ALERT_INTERVAL": float,
+    "SAGASCOPE_ALERT_TIMEOUT": float,
+    "SAGASCOPE_ALERT_MAX_ATTEMPTS": int,
+    "SAGASCOPE_ALERT_BACKOFF": float,
 }.items():
     if os.environ.get(_name):
         globals()[_name] = _type(os.environ[_name])
+
+# Workers evaluate alert rules and deliver alerts unless SAGASCOPE_ALERTS=0.
+SAGASCOPE_ALERTS = os.environ.get("SAGASCOPE_ALERTS", "1") != "0"
+# Alert email: Django's backend (EMAIL_HOST etc. as usual); the sender's address.
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sagascope@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 
 # Messaging: participants reached over HTTP, and their HMAC secrets (never in the repo).
 # "name=url,..." and "name=secret,..."; a participant without a URL uses the database.
 SAGASCOPE_PARTICIPANT_URLS = os.environ.get("SAGASCOPE_PARTICIPANT_URLS", "")
 SAGASCOPE_PARTICIPANT_SECRETS = os.environ.get("SAGASCOPE_PARTICIPANT_SECRETS", "")
+
+# /metrics: a scraper sends "Authorization: Bearer <token>", or comes from an allowed
+# address or network ("10.0.0.0/8,127.0.0.1"); with neither, only DEBUG opens it (localhost).
+SAGASCOPE_METRICS_TOKEN = os.environ.get("SAGASCOPE_METRICS_TOKEN", "")
+SAGASCOPE_METRICS_ALLOW = os.environ.get("SAGASCOPE_METRICS_ALLOW", "")
+# Off only to measure what the /metrics totals cost (bench/throughput.py --observability).
+SAGASCOPE_METRICS_COUNTERS = env_bool("SAGASCOPE_METRICS_COUNTERS", True)
 
 # Where the dashboard and the API link each saga's trace.
 JAEGER_UI_URL = os.environ.get("JAEGER_UI_URL", "http://localhost:16686")

@@ -1,5 +1,5 @@
-"""The site's URLs: the dashboard's pages, the login, the admin, the JSON API and the
-health probes."""
+"""The site's URLs: the dashboard's pages, the login, the admin, the JSON API, the
+health probes and the Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.urls import include, path
 
 from sagas.api import api
 from sagas.api.health import healthz, readyz
+from sagas.api.metrics import metrics_view
 
 urlpatterns = [
     # No namespace: the dashboard's URL names ("home", "saga-list", ...) stay as they were.
@@ -19,4 +20,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]

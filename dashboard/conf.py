@@ -4,28 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from sagas.registry import registry
+from sagas.conf import DEFAULT_STUCK_SECONDS, stuck_seconds  # noqa: F401 (the dashboard's too)
 
-DEFAULT_STUCK_SECONDS = 300.0
 # Multipart framing (boundaries, part headers) that Django does not count against
 # DATA_UPLOAD_MAX_MEMORY_SIZE: a form at Django's limit is somewhat larger on the wire.
 MULTIPART_FRAMING = 64 * 1024
-
-
-def stuck_seconds(saga_type: str) -> float:
-    """How long an active saga may go without a change before it needs an operator.
-
-    A saga type may say so itself (`stuck_after = 60` on the Saga class); the setting
-    SAGASCOPE_STUCK_AFTER ({"order": 60, "*": 300}) overrides it per type.
-    """
-    configured = dict(getattr(settings, "SAGASCOPE_STUCK_AFTER", {}) or {})
-    if saga_type in configured:
-        return float(configured[saga_type])
-    definition = registry.find(saga_type)
-    declared = getattr(definition, "stuck_after", None)
-    if declared:
-        return float(declared)
-    return float(configured.get("*", DEFAULT_STUCK_SECONDS))
 
 
 def coalesce_seconds() -> float:

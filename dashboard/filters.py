@@ -22,7 +22,7 @@ from sagas.services.queries import (
 from sagas.statuses import SagaStatus
 from sagas.storable import text_problem
 
-PARAMS = ("type", "status", "q", "from", "to", "cursor")
+PARAMS = ("type", "status", "q", "from", "to", "problem", "cursor")
 # The live feeds take the list's filters plus the last event id the browser saw.
 LIVE_PARAMS = (*PARAMS, "after")
 MAX_SEARCH = 200
@@ -37,6 +37,7 @@ class ListFilters:
     q: str = ""
     start: datetime | None = None
     end: datetime | None = None
+    problem: int | None = None
     cursor: str = ""
 
     @property
@@ -47,6 +48,7 @@ class ListFilters:
             search=self.q or None,
             created_after=self.start,
             created_before=self.end,
+            problem=self.problem,
         )
 
     def params(self, **changes: Any) -> str:
@@ -57,6 +59,7 @@ class ListFilters:
             "q": self.q,
             "from": _local(self.start),
             "to": _local(self.end),
+            "problem": self.problem,
             "cursor": self.cursor,
             **changes,
         }
@@ -67,6 +70,8 @@ class ListFilters:
         if self.type and row["type"] != self.type:
             return False
         if self.status and row["status"] != self.status:
+            return False
+        if self.problem is not None and self.problem not in (row["problem"], row["stuck_problem"]):
             return False
         if self.q and not ({row["id"], row["correlation_id"]} & _search_keys(self.q)):
             return False
@@ -96,16 +101,27 @@ def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListF
     q = get("q")
     if len(q) > MAX_SEARCH:
         raise InvalidQuery(f"search is longer than {MAX_SEARCH} characters", "q")
-    problem = text_problem(q)
-    if problem:
-        raise InvalidQuery(f"search {problem}", "q")
+    wrong = text_problem(q)
+    if wrong:
+        raise InvalidQuery(f"search {wrong}", "q")
     start, end = _time(get("from"), "from"), _time(get("to"), "to")
     if start and end and start >= end:
         raise InvalidQuery("'from' must be before 'to'", "from")
+    problem = _problem(get("problem"))
     cursor = get("cursor")
     if cursor:
         decode_cursor(cursor)
-    return ListFilters(type=saga_type, status=status, q=q, start=start, end=end, cursor=cursor)
+    return ListFilters(
+        type=saga_type, status=status, q=q, start=start, end=end, problem=problem, cursor=cursor
+    )
+
+
+def _problem(value: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_EVENT_ID:
+        raise InvalidQuery("problem must be a problem's id (a whole number)", "problem")
+    return int(value)
 
 
 def parse_after(value: str | None) -> int | None:

@@ -19,7 +19,7 @@ from sagas.registry import registry
 from sagas.serializers import SUMMARY_FIELDS, iso
 from sagas.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, SagaStatus
 
-from . import conf, payloads
+from . import conf, payloads, problems
 
 WINDOW = timedelta(hours=1)
 LISTED = 50  # sagas per "needs an operator" list
@@ -44,6 +44,7 @@ def compute(now: datetime | None = None) -> dict[str, Any]:
         "types": _per_type(start),
         "failed": [payloads.list_row(s) for s in _failed()],
         "stuck": _stuck(now),
+        "problems": problems.top_open(),
         "recent": [
             payloads.list_row(s)
             for s in rows.order_by("-created_at", "-id").only(*SUMMARY_FIELDS)[:10]

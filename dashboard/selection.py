@@ -54,6 +54,7 @@ def stored(flt: SagaFilter) -> dict[str, Any]:
         "search": flt.search,
         "created_after": flt.created_after.isoformat() if flt.created_after else None,
         "created_before": flt.created_before.isoformat() if flt.created_before else None,
+        "problem": flt.problem,
     }
     return {k: v for k, v in values.items() if v}
 
@@ -71,6 +72,8 @@ def describe(flt: SagaFilter) -> str:
         parts.append(f"started from {flt.created_after:%Y-%m-%d %H:%M} UTC")
     if flt.created_before:
         parts.append(f"started before {flt.created_before:%Y-%m-%d %H:%M} UTC")
+    if flt.problem is not None:
+        parts.append(f"in problem #{flt.problem}")
     return " ".join(["every saga", *parts]) if parts else "every saga (no filter)"
 
 

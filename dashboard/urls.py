@@ -21,4 +21,13 @@ urlpatterns = [
     path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
     path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
     path("outbox/", views.outbox, name="outbox"),
+    path("problems/", views.problems, name="problems"),
+    path(
+        "problems/<int:problem_id>/<str:action>/",
+        views.problem_triage,
+        name="problem-triage",
+    ),
+    path("workers/", views.workers, name="workers"),
+    path("workers/data/", views.workers_data, name="workers-data"),
+    path("alerts/", views.alerts, name="alerts"),
 ]

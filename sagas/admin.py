@@ -347,3 +347,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
             )
         if already:
             self.message_user(request, f"Already revoked: {', '.join(already)}.", messages.WARNING)
+
+
+from sagas import alerts_admin  # noqa: E402, F401  (registers the alert models' admin)

@@ -1,14 +1,17 @@
 """Deploy checks (`manage.py check --deploy`): a SECRET_KEY or a participant secret that is
 weak or published is an error outside DEBUG, so a deployment that runs the check refuses to
-start with it. Development (DEBUG, or a plain `check`) is left alone."""
+start with it; a /metrics nobody may read, or a bad allow-list entry, is a warning.
+Development (DEBUG, or a plain `check`) is left alone."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
+from sagas import conf
 from sagas.messaging import directory
 
 GENERATE = "Generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
@@ -88,3 +91,34 @@ def _participant_problem(secret: str) -> str:
     if len(secret) < PARTICIPANT_SECRET_MIN_LENGTH:
         return f"has a secret shorter than {PARTICIPANT_SECRET_MIN_LENGTH} characters"
     return ""
+
+
+@register(Tags.security, deploy=True)
+def check_metrics(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    if settings.DEBUG:
+        return []
+    warnings = []
+    allowed = conf.metrics_allow()
+    if not conf.metrics_token() and not allowed:
+        warnings.append(
+            Warning(
+                "/metrics refuses every scrape: neither SAGASCOPE_METRICS_TOKEN nor "
+                "SAGASCOPE_METRICS_ALLOW is set.",
+                hint="Set SAGASCOPE_METRICS_TOKEN and give your scraper the same value as "
+                f"its bearer token. {GENERATE}",
+                id="sagas.W003",
+            )
+        )
+    for entry in allowed:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            warnings.append(
+                Warning(
+                    f"SAGASCOPE_METRICS_ALLOW entry {entry!r} is not an address or a network; "
+                    "it admits nobody.",
+                    hint="Write addresses or CIDR networks, comma-separated: 10.0.0.0/8,127.0.0.1",
+                    id="sagas.W004",
+                )
+            )
+    return warnings

@@ -65,3 +65,82 @@ def circuit_cooldown() -> float:
 def circuit_max_cooldown() -> float:
     """Each failed probe doubles the wait, up to this many seconds."""
     return float(getattr(settings, "SAGASCOPE_CIRCUIT_MAX_COOLDOWN", 10.0))
+
+
+DEFAULT_STUCK_SECONDS = 300.0
+
+
+def stuck_seconds(saga_type: str) -> float:
+    """How long an active saga may go without a change before it needs an operator.
+
+    A saga type may say so itself (`stuck_after = 60` on the Saga class); the setting
+    SAGASCOPE_STUCK_AFTER ({"order": 60, "*": 300}) overrides it per type.
+    """
+    from sagas.registry import registry  # the registry imports definitions, which read settings
+
+    configured = dict(getattr(settings, "SAGASCOPE_STUCK_AFTER", {}) or {})
+    if saga_type in configured:
+        return float(configured[saga_type])
+    declared = getattr(registry.find(saga_type), "stuck_after", None)
+    if declared:
+        return float(declared)
+    return float(configured.get("*", DEFAULT_STUCK_SECONDS))
+
+
+def watch_seconds() -> float:
+    """How often each worker looks for sagas stuck past their type's threshold."""
+    return float(getattr(settings, "SAGASCOPE_WATCH_SECONDS", 5.0))
+
+
+def heartbeat_seconds() -> float:
+    """A participant process's heartbeat window: it beats three times in it, and shows red
+    on the Workers page when silent for longer (workers use their lease, relays their
+    visibility)."""
+    return float(getattr(settings, "SAGASCOPE_HEARTBEAT_SECONDS", 10.0))
+
+
+def forget_processes_after() -> float:
+    """Seconds after its last beat when a dead process's row is deleted."""
+    return float(getattr(settings, "SAGASCOPE_FORGET_PROCESSES_AFTER", 3600.0))
+
+
+def metrics_token() -> str:
+    """The bearer token a scraper of /metrics sends ("" for none)."""
+    return str(getattr(settings, "SAGASCOPE_METRICS_TOKEN", "") or "")
+
+
+def metrics_allow() -> list[str]:
+    """Addresses or networks (CIDR) that may read /metrics without the token."""
+    value = getattr(settings, "SAGASCOPE_METRICS_ALLOW", "") or ""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def metrics_counters() -> bool:
+    """Whether transitions add to the /metrics totals (off only to measure their cost)."""
+    return bool(getattr(settings, "SAGASCOPE_METRICS_COUNTERS", True))
+
+
+def alerts_enabled() -> bool:
+    """Whether workers evaluate alert rules and deliver alerts (one evaluator at a time)."""
+    return bool(getattr(settings, "SAGASCOPE_ALERTS", True))
+
+
+def alert_interval() -> float:
+    """Seconds between two evaluations of the alert rules, and between delivery rounds."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_INTERVAL", 2.0))
+
+
+def alert_timeout() -> float:
+    """How long one webhook or email delivery may take before it counts as failed."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_TIMEOUT", 5.0))
+
+
+def alert_max_attempts() -> int:
+    """Attempts at one delivery before it is recorded as failed (backoff up to 5 minutes)."""
+    return int(getattr(settings, "SAGASCOPE_ALERT_MAX_ATTEMPTS", 12))
+
+
+def alert_backoff() -> float:
+    """Seconds before a failed delivery's first retry; doubled each time, up to 5 minutes."""
+    return float(getattr(settings, "SAGASCOPE_ALERT_BACKOFF", 1.0))

@@ -52,3 +52,15 @@ class OperatorAborted(SagaError):
 
 class StepTimedOut(SagaError):
     """The attempt ran past its timeout; it may still have taken effect."""
+
+
+class MetricsRefused(SagaError):
+    """This request may not read /metrics."""
+
+
+class MetricsUnauthenticated(MetricsRefused):
+    """/metrics needs the header 'Authorization: Bearer <SAGASCOPE_METRICS_TOKEN>'."""
+
+
+class MetricsForbidden(MetricsRefused):
+    """/metrics is not open to this address; add it to SAGASCOPE_METRICS_ALLOW or send the token."""

@@ -15,7 +15,15 @@ from typing import Any
 from uuid import UUID
 
 from sagas import conf
-from sagas.models import OperatorAction, OutboxMessage, SagaEvent, SagaInstance, StepAttempt
+from sagas.models import (
+    OperatorAction,
+    OutboxMessage,
+    Problem,
+    SagaEvent,
+    SagaInstance,
+    StepAttempt,
+)
+from sagas.models.problems import SPARK_HOURS, hour_start
 
 # The columns `summary` reads: `.only(*SUMMARY_FIELDS)` loads a list of sagas without their
 # input and results.
@@ -33,6 +41,8 @@ SUMMARY_FIELDS = (
     "created_at",
     "updated_at",
     "finished_at",
+    "problem_id",
+    "stuck_problem_id",
 )
 
 
@@ -47,6 +57,8 @@ def summary(saga: SagaInstance) -> dict[str, Any]:
         **_fields(saga, "trace_id", "trace_url", "created_at", "updated_at", "finished_at"),
         "type": saga.saga_type,
         "current_step": saga.current_step_name,
+        "problem": saga.problem_id,
+        "stuck_problem": saga.stuck_problem_id,
     }
 
 
@@ -92,6 +104,22 @@ def outbox_message(m: OutboxMessage) -> dict[str, Any]:
         **_fields(m, "id", "message_id", "kind", "destination", "status", "attempts", "headers"),
         **_fields(m, "created_at", "available_at", "last_error"),
         "saga": str(m.saga_id) if m.saga_id else None,
+    }
+
+
+def problem(p: Problem, now: datetime) -> dict[str, Any]:
+    """A failure group, with its last 24 hours as hourly counts, oldest first."""
+    hour = hour_start(now)
+    hours = [hour - 3600 * n for n in range(SPARK_HOURS - 1, -1, -1)]
+    return {
+        **_fields(p, "id", "fingerprint", "step", "phase", "error_type", "message", "sample"),
+        **_fields(p, "first_seen", "last_seen", "open_count", "total_count"),
+        "status": p.status_at(now),
+        **_fields(p, "snoozed_until", "snooze_failures", "regressed_at", "resolved_at"),
+        **_fields(p, "note", "ticket_url"),
+        "type": p.saga_type,
+        "owner": p.owner.get_username() if p.owner_id else None,
+        "hourly": [p.hourly.get(str(h), 0) for h in hours],
     }
 
 

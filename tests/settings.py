@@ -1,11 +1,16 @@
 """Test settings: the project's, plus a test app whose sagas count their effects."""
 
+import os
+
 from config.settings import *  # noqa: F403
 from config.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SAGASCOPE_POLL_INTERVAL = 0.05
+# Workers evaluate no alert rules unless a test says so (tests/alerts/, or a spawned
+# process with SAGASCOPE_ALERTS=1): their threads would write beside every other test.
+SAGASCOPE_ALERTS = os.environ.get("SAGASCOPE_ALERTS", "0") == "1"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

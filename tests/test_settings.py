@@ -29,6 +29,8 @@ DEPLOY_VARIABLES = (
     "SECURE_PROXY_SSL_HEADER",
     "SAGASCOPE_PARTICIPANT_URLS",
     "SAGASCOPE_PARTICIPANT_SECRETS",
+    "SAGASCOPE_METRICS_TOKEN",
+    "SAGASCOPE_METRICS_ALLOW",
 )
 
 
@@ -74,6 +76,7 @@ def production(**changes: str) -> dict[str, str]:
         "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO",
         "SAGASCOPE_PARTICIPANT_URLS": "payment=http://payment:8102,shipping=http://shipping:8103",
         "SAGASCOPE_PARTICIPANT_SECRETS": participant_secrets(),
+        "SAGASCOPE_METRICS_TOKEN": secrets.token_urlsafe(32),
         **changes,
     }
 
@@ -103,6 +106,8 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"SECURE_HSTS_SECONDS": "0"}, "security.W004"),
         ({"SECURE_HSTS_INCLUDE_SUBDOMAINS": "0"}, "security.W005"),
         ({"SECURE_HSTS_PRELOAD": "0"}, "security.W021"),
+        ({"SAGASCOPE_METRICS_TOKEN": ""}, "sagas.W003"),  # /metrics open to nobody
+        ({"SAGASCOPE_METRICS_ALLOW": "10.0.0.0/8,not-a-network"}, "sagas.W004"),
     ],
 )
 def test_check_deploy_fails_on_each_insecure_setting(change, warning):

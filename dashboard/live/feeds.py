@@ -15,6 +15,7 @@ from sagas.services.queries import page
 
 from .. import conf, filters, operator, overview, payloads
 from .. import outbox as outbox_figures
+from .. import problems as problem_figures
 from . import listfeed
 from .consumer import LiveConsumer
 from .hub import hub
@@ -92,17 +93,15 @@ class SagaListConsumer(LiveConsumer):
             listfeed.unsubscribe(self, self.query, self.bulk)
 
 
-class OverviewConsumer(LiveConsumer):
-    """The overview: recomputed when sagas change, at most every few seconds, and on a
-    timer too, because a saga with no progress changes nothing."""
+class RefreshingConsumer(LiveConsumer):
+    """A page of figures recomputed when sagas change, at most every few seconds, and on a
+    timer too, because time changes some of them with no saga changing. Subclasses set
+    `kind` and `compute`."""
 
     IDLE_REFRESH = 15.0
+    kind = ""
 
     async def prepare(self, params: dict[str, str]) -> None:
-        unknown = sorted(set(params) - {"after"})
-        if unknown:
-            raise filters.InvalidQuery("the overview takes no parameters", unknown[0])
-        filters.parse_after(params.get("after"))  # always a full snapshot; checked all the same
         self.throttle = Throttle(conf.overview_refresh_seconds(), self.push)
         self.timer: asyncio.Task[None] | None = None
 
@@ -114,8 +113,11 @@ class OverviewConsumer(LiveConsumer):
     async def push(self) -> None:
         if self.closed:
             return
-        data = await database_sync_to_async(overview.cached)(conf.overview_refresh_seconds())
-        await self.send_frame({"type": "overview", **data})
+        data = await database_sync_to_async(self.compute)()
+        await self.send_frame({"type": self.kind, **data})
+
+    def compute(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     async def tick(self) -> None:
         while True:
@@ -131,6 +133,22 @@ class OverviewConsumer(LiveConsumer):
             self.throttle.cancel()
         if getattr(self, "timer", None) is not None:
             self.timer.cancel()
+
+
+class OverviewConsumer(RefreshingConsumer):
+    """The overview: a saga with no progress changes nothing, yet becomes stuck."""
+
+    kind = "overview"
+
+    async def prepare(self, params: dict[str, str]) -> None:
+        unknown = sorted(set(params) - {"after"})
+        if unknown:
+            raise filters.InvalidQuery("the overview takes no parameters", unknown[0])
+        filters.parse_after(params.get("after"))  # always a full snapshot; checked all the same
+        await super().prepare(params)
+
+    def compute(self) -> dict[str, Any]:
+        return overview.cached(conf.overview_refresh_seconds())
 
 
 class OutboxConsumer(LiveConsumer):
@@ -167,3 +185,18 @@ class OutboxConsumer(LiveConsumer):
     def stop(self) -> None:
         if getattr(self, "timer", None) is not None:
             self.timer.cancel()
+
+
+class ProblemsConsumer(RefreshingConsumer):
+    """The Problems page: the groups matching its filters (a failure or a repair moves a
+    count; a snooze runs out with no saga changing)."""
+
+    kind = "problems"
+
+    async def prepare(self, params: dict[str, str]) -> None:
+        self.query = problem_figures.parse(params)
+        filters.parse_after(params.get("after"))  # always a full snapshot; checked all the same
+        await super().prepare(params)
+
+    def compute(self) -> dict[str, Any]:
+        return problem_figures.compute(self.query)

@@ -1,12 +1,16 @@
 """The dashboard's pages. Each renders its first state; its script then goes live."""
 
 from .actions import input_diff, saga_action, saga_operator
+from .alerts import alerts
 from .bulk import bulk_operation, bulk_operations, bulk_preview, bulk_progress, bulk_start
 from .outbox import outbox
 from .overview import overview
+from .problems import problem_triage, problems
 from .sagas import saga_detail, saga_list
+from .workers import workers, workers_data
 
 __all__ = [
+    "alerts",
     "bulk_operation",
     "bulk_operations",
     "bulk_preview",
@@ -15,8 +19,12 @@ __all__ = [
     "input_diff",
     "outbox",
     "overview",
+    "problem_triage",
+    "problems",
     "saga_action",
     "saga_detail",
     "saga_list",
     "saga_operator",
+    "workers",
+    "workers_data",
 ]

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from sagas.engine.leases import database_now
-from sagas.models import SagaEvent, SagaInstance
+from sagas.models import Problem, SagaEvent, SagaInstance
 from sagas.registry import registry
 from sagas.services import bulk
 from sagas.services.actions import MAX_REASON
@@ -43,6 +43,9 @@ def saga_list(request: HttpRequest) -> HttpResponse:
     ]
     last_event_id = SagaEvent.objects.aggregate(m=Max("id"))["m"] or 0
     actions = operator.bulk_actions(request.user)
+    if query.problem is not None:
+        context["problem"] = Problem.objects.filter(id=query.problem).first()
+        context["without_problem"] = query.params(problem=None, cursor="")
     context.update(
         query=query,
         sagas=[payloads.list_row(s) for s in rows],

@@ -9,6 +9,7 @@ from .auth import StaffSessionAuth, TokenAuth
 from .bulk import router as bulk_router
 from .circuits import router as circuits_router
 from .parser import StrictJsonParser
+from .problems import router as problems_router
 from .replies import router as replies_router
 from .routes import router
 
@@ -25,4 +26,5 @@ api.add_router("/", router)
 api.add_router("/", replies_router)
 api.add_router("/", bulk_router)
 api.add_router("/", circuits_router)
+api.add_router("/", problems_router)
 errors.install(api)

@@ -29,6 +29,7 @@ def selection_of(body: SelectionIn):  # type: ignore[no-untyped-def]
             search=body.search,
             created_after=body.created_after,
             created_before=body.created_before,
+            problem=body.problem,
         )
     )
 

@@ -20,6 +20,7 @@ from sagas.exceptions import (
 )
 from sagas.services.actions import SagaNotFound
 from sagas.services.bulk import TooManySagas
+from sagas.services.problems import InvalidTriage, ProblemNotFound
 from sagas.services.queries import InvalidQuery
 
 from .parser import MalformedRequest
@@ -33,6 +34,7 @@ STATUS: dict[type[SagaError], tuple[int, str | None]] = {
     ActionNotAllowed: (409, None),  # StaleVersion included
     TooManySagas: (400, "selection"),
     SagaNotFound: (404, "id"),
+    ProblemNotFound: (404, "id"),
 }
 
 
@@ -64,7 +66,8 @@ def install(api: NinjaAPI) -> None:
         return api.create_response(request, {"detail": detail}, status=exc.status_code)
 
     @api.exception_handler(InvalidQuery)
-    def bad_query(request: HttpRequest, exc: InvalidQuery) -> HttpResponse:
+    @api.exception_handler(InvalidTriage)
+    def bad_field(request: HttpRequest, exc: InvalidQuery | InvalidTriage) -> HttpResponse:
         return api.create_response(
             request,
             {"detail": str(exc), "errors": [{"field": exc.field, "message": str(exc)}]},

@@ -8,6 +8,7 @@ from uuid import UUID
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Header, Query, Router, Schema, Status
+from pydantic import Field
 
 from sagas import serializers
 from sagas.models import SagaInstance
@@ -39,6 +40,7 @@ class SagaListParams(Schema):
     type: str | None = None
     status: SagaStatusName | None = None
     correlation_id: str | None = None
+    problem: int | None = Field(default=None, ge=1, le=2**63 - 1)
     cursor: str | None = None
     limit: int = 50
 
@@ -92,7 +94,9 @@ def list_sagas(request: HttpRequest, q: Query[SagaListParams]) -> dict:
             f"unknown filter {unknown[0]!r}; filters are {', '.join(sorted(LIST_PARAMS))}",
             unknown[0],
         )
-    flt = SagaFilter(type=q.type, status=q.status, correlation_id=q.correlation_id)
+    flt = SagaFilter(
+        type=q.type, status=q.status, correlation_id=q.correlation_id, problem=q.problem
+    )
     rows, next_cursor = page(flt, q.cursor, q.limit)
     return {"items": [serializers.summary(s) for s in rows], "next_cursor": next_cursor}
 

@@ -139,6 +139,7 @@ class SelectionIn(Schema):
     search: str | None = Field(default=None, max_length=200)
     created_after: DateTimeText | None = None
     created_before: DateTimeText | None = None
+    problem: int | None = Field(default=None, ge=1, le=2**63 - 1)
     ids: list[UUID] | None = Field(default=None, max_length=20_000)
 
 

@@ -17,8 +17,19 @@ from sagas.statuses import TERMINAL_STATUSES, Phase, SagaStatus
 from sagas.telemetry.batch import SpanBatch
 from sagas.telemetry.ids import new_span_id
 
+from . import problems
 from .commands import command_message
-from .state import AddAttempt, FinishAttempt, Record, SagaState, SendCommand, Transition
+from .fingerprint import cause
+from .state import (
+    AddAttempt,
+    ErrorInfo,
+    FinishAttempt,
+    Record,
+    SagaState,
+    SendCommand,
+    Transition,
+)
+from .tally import Tally
 from .wakeup import notify_commands
 
 STATE_FIELDS = [
@@ -115,6 +126,9 @@ class TransitionWriter:
         self.messages: list[OutboxMessage] = []
         self._spans = SpanBatch()
         self._rows_by_id: dict[str, SagaInstance] = {}
+        self.failed: list[problems.Failed] = []
+        self.left_failed: list[tuple[object, int]] = []
+        self.tally = Tally()  # the counters /metrics reads, written with the transitions
 
     def add(
         self,
@@ -126,16 +140,37 @@ class TransitionWriter:
         new: bool = False,
     ) -> None:
         last: SagaState | None = None
+        error: ErrorInfo | None = None
+        was = row.status
         for transition in transitions:
             last = transition.state
             for effect in transition.effects:
                 self._collect(row, transition.state, effect, actor, now)
+                if isinstance(effect, FinishAttempt) and effect.error is not None:
+                    error = effect.error
         if last is not None:
+            self._regroup(row, was, last, error)
             copy_state(row, last, now)
             target = self.new_rows if new else self.rows
             if str(row.pk) not in self._rows_by_id:
                 target.append(row)
             self._rows_by_id[str(row.pk)] = row
+
+    def _regroup(
+        self, row: SagaInstance, was: str, state: SagaState, error: ErrorInfo | None
+    ) -> None:
+        """Note a saga entering or leaving `failed`, for its problem (engine/problems.py)."""
+        failed = SagaStatus.FAILED.value
+        if state.status == SagaStatus.FAILED and was != failed:
+            steps = state.definition_steps or tuple(row.definition_steps or ())
+            step = steps[state.step] if state.step < len(steps) else ""
+            message = error.message if error is not None else state.reason
+            why = cause(
+                row.saga_type, step, state.phase.value, error.type if error else "", message
+            )
+            self.failed.append(problems.Failed(row.id, why, message[:1000]))
+        elif was == failed and state.status != SagaStatus.FAILED and row.problem_id:
+            self.left_failed.append((row.id, row.problem_id))
 
     def _collect(
         self, row: SagaInstance, state: SagaState, effect: Any, actor: str, now: datetime
@@ -199,6 +234,11 @@ class TransitionWriter:
         if self.messages:
             OutboxMessage.objects.bulk_create(self.messages)
             notify_commands()
+        if self.failed or self.left_failed:
+            problems.group(self.failed, self.left_failed, now_of(self.rows + self.new_rows))
+        types = {key: row.saga_type for key, row in self._rows_by_id.items()}
+        self.tally.events(self.events, types)
+        self.tally.write()
         for row in self.rows + self.new_rows:
             if row.finished_at is not None and row.status in TERMINAL_STATUSES:
                 self._spans.saga(row)
@@ -218,6 +258,14 @@ class TransitionWriter:
                 continue  # never recorded (e.g. a crash right after the claim); nothing to close
             attempt.status = effect.status.value
             attempt.finished_at = max(effect.finished_at, attempt.started_at)
+            row = self._rows_by_id.get(str(attempt.saga_id))
+            self.tally.duration(
+                row.saga_type if row is not None else "",
+                attempt.step_name,
+                attempt.phase,
+                attempt.started_at,
+                attempt.finished_at,
+            )
             self._spans.attempt(self._rows_by_id.get(str(attempt.saga_id)), attempt)
             attempt.result = effect.result
             if effect.error is not None:
@@ -228,6 +276,11 @@ class TransitionWriter:
             self.known.pop(key, None)
         if changed:
             update_many(StepAttempt, changed, FINISH_FIELDS)
+
+
+def now_of(rows: list[SagaInstance]) -> datetime:
+    """The transaction's time, as the transitions were stamped with it."""
+    return max(row.updated_at for row in rows)
 
 
 def update_many(model: type[Model], rows: list[Any], fields: list[str]) -> None:

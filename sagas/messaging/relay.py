@@ -23,6 +23,7 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 
 from sagas import conf
+from sagas.engine.heartbeats import Pulse
 from sagas.engine.wakeup import COMMANDS, Waiter
 from sagas.models import OutboxMessage
 
@@ -60,6 +61,8 @@ class Relay:
         self.sent = 0
         self.failed = 0
         self._stop = threading.Event()
+        # The process's row on the Workers page, red when silent for its lease time.
+        self._pulse = Pulse("relay", None, max(self.visibility, 2.0))
 
     def tick(self) -> int:
         """Claim what fits beside the publishes in flight, start them, and settle those that
@@ -168,12 +171,22 @@ class Relay:
             except Exception as exc:
                 log.warning("relay: lease heartbeat failed: %s", exc)
                 connections.close_all()
+            self._pulse_beat()
         connections.close_all()
+
+    def _pulse_beat(self) -> None:
+        if self._stop.is_set() or not self._pulse.due():
+            return
+        try:
+            self._pulse.beat(len(self._in_flight), self.sent)
+        except Exception as exc:  # the page shows it red; the leases matter more
+            log.warning("relay: process heartbeat failed: %s", exc)
 
     def run(self) -> None:
         log.info("relay started for %s", ", ".join(directory.http_participants()) or "nobody")
         waiter = Waiter(COMMANDS)
         heartbeat = threading.Thread(target=self._beat, name="relay-heartbeat", daemon=True)
+        self._pulse_beat()
         heartbeat.start()
         try:
             while not self._stop.is_set():
@@ -195,6 +208,7 @@ class Relay:
                 log.warning("relay: could not record the last publishes: %s", exc)
             self._stop.set()
             heartbeat.join(5)
+            self._pulse.gone()
             self._pool.shutdown(wait=True)
             connections.close_all()
             log.info("relay stopped: %d sent, %d delivery failures", self.sent, self.failed)

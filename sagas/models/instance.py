@@ -64,6 +64,21 @@ class SagaInstance(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The failure group the saga was last put in (sagas/engine/problems.py); kept after a
+    # repair, so a group knows every saga it ever held.
+    problem = models.ForeignKey(
+        "sagas.Problem", null=True, blank=True, on_delete=models.SET_NULL, related_name="sagas"
+    )
+    # Set while the saga is counted in a problem for having made no progress past its type's
+    # threshold; cleared once it moves (the workers' watch, sagas/engine/problems.py).
+    stuck_at = models.DateTimeField(null=True, blank=True)
+    stuck_problem = models.ForeignKey(
+        "sagas.Problem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stuck_sagas",
+    )
 
     class Meta:
         verbose_name = "saga"
@@ -92,6 +107,10 @@ class SagaInstance(models.Model):
             ),
             models.Index(fields=["status", "-created_at"], name="saga_status_idx"),
             models.Index(fields=["correlation_id"], name="saga_correlation_idx"),
+            # The workers' watch: the few sagas counted as stuck, checked every few seconds.
+            models.Index(
+                fields=["stuck_at"], condition=Q(stuck_at__isnull=False), name="saga_stuck_idx"
+            ),
         ]
         permissions = [
             ("retry_saga", "Can retry a saga's failed step"),

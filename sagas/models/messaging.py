@@ -60,6 +60,10 @@ class OutboxMessage(models.Model):
                 condition=Q(status="pending"),
                 name="outbox_pending_saga_idx",
             ),
+            # /metrics counts dead letters per destination at every scrape.
+            models.Index(
+                fields=["destination"], condition=Q(status="dead"), name="outbox_dead_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -77,6 +77,7 @@ class Participant:
         self.name = name
         self.description = description
         self.handlers: dict[str, Handler] = {}
+        self.handled = 0  # commands handled by this process, for its heartbeat
         if register:
             participants.add(self)
 
@@ -101,6 +102,7 @@ class Participant:
 
     def handle(self, envelope: Any) -> dict[str, Any]:
         """Process one delivered command; returns the reply envelope. Never raises."""
+        self.handled += 1
         raw_headers = envelope.get("headers") if isinstance(envelope, dict) else None
         safe = raw_headers if isinstance(raw_headers, dict) else {}
         tracer = provider_for(self.name).get_tracer("sagascope.participant")

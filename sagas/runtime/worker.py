@@ -33,7 +33,8 @@ from django.db import DatabaseError, connections, transaction
 
 from sagas import conf
 from sagas.definition import Saga, StepContext
-from sagas.engine import leases, statemachine
+from sagas.engine import leases, problems, statemachine
+from sagas.engine.heartbeats import Pulse
 from sagas.engine.leases import claim, lock_fenced
 from sagas.engine.runner import Job, Outcome, Runner, call, call_atomic
 from sagas.engine.state import Begin, SagaState
@@ -48,6 +49,7 @@ from sagas.statuses import ACTIVE_STATUSES, Phase
 from sagas.transient import is_transient
 
 from . import events
+from .alerting import AlertLoop
 from .events import EventMaker
 from .stragglers import Stragglers
 
@@ -95,6 +97,7 @@ class Worker:
         poll_interval: float | None = None,
         threads: int = 16,
         heartbeat: bool = True,
+        alerts: bool | None = None,
     ) -> None:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch_size = batch_size or conf.batch_size()
@@ -108,8 +111,12 @@ class Worker:
         self._lock = threading.Lock()
         self._offset = 0.0  # database clock minus this machine's clock, seen at each commit
         self._heartbeat = threading.Thread(target=self._beat, daemon=True) if heartbeat else None
+        # The process's own row, for the Workers page: beaten with the leases.
+        self._pulse = Pulse("worker", self.id, self.lease) if heartbeat else None
         self._waiter: Waiter | None = None
         self._stragglers = Stragglers(self.lease, conf.abandon_after())
+        alerting = conf.alerts_enabled() if alerts is None else alerts
+        self._alerts = AlertLoop(self.id) if alerting else None
 
     # The loop
 
@@ -118,11 +125,17 @@ class Worker:
         log.info("worker %s started (batch %d, lease %ss)", self.id, self.batch_size, self.lease)
         self._waiter = Waiter()
         if self._heartbeat is not None:
+            self._pulse_beat()
             self._heartbeat.start()
-        last_report = time.monotonic()
+        if self._alerts is not None:
+            self._alerts.start()
+        last_report = last_watch = time.monotonic()
         try:
             while not self._stopping.is_set() and not (until and until()):
                 try:
+                    if time.monotonic() - last_watch > conf.watch_seconds():
+                        last_watch = time.monotonic()
+                        self.watch()
                     if self.tick() == 0:
                         self._idle()
                 except DatabaseError as exc:
@@ -136,10 +149,14 @@ class Worker:
             self.drain()
             self._stragglers.wait_all(self.id)
         finally:
+            if self._alerts is not None:
+                self._alerts.stop()
             self._waiter.close()
             self._runner.close()
             self._stopping.set()
             self._report()
+            if self._pulse is not None:
+                self._pulse.gone()
             connections.close_all()
 
     def stop(self) -> None:
@@ -170,6 +187,17 @@ class Worker:
         moved, jobs = self._commit_isolating(ready)
         self._dispatch(jobs)
         return moved + applied
+
+    def watch(self) -> None:
+        """Count the sagas that stopped moving into their problems (and out, once they
+        move); never in the way of the sagas themselves."""
+        try:
+            stuck, moved = problems.regroup_stuck(leases.database_now())
+        except Exception as exc:  # the sagas come first: log it, try again next time
+            log.warning("worker %s: could not look for stuck sagas: %s", self.id, exc)
+            return
+        if stuck or moved:
+            log.info("worker %s: %d sagas newly stuck, %d moved again", self.id, stuck, moved)
 
     def _replies(self) -> int:
         """Apply replies the participants queued, and bulk-operation items operators asked
@@ -299,6 +327,7 @@ class Worker:
                 held = self.held[saga_id]
                 if fenced.get(saga_id) != held.epoch:
                     self._drop(saga_id, "lease lost to another worker or an operator")
+                    writer.tally.add("lease_losses")
                     continue
                 waiting = saga_id in self._stragglers
                 transitions = self._advance(held, now, begin=not waiting)
@@ -481,7 +510,16 @@ class Worker:
                 self._stragglers.renew()
             except Exception as exc:
                 log.warning("lease heartbeat failed: %s", exc)
+            self._pulse_beat()
         connections.close_all()
+
+    def _pulse_beat(self) -> None:
+        if self._pulse is None or (self._stopping.is_set() and self._pulse.beaten):
+            return
+        try:
+            self._pulse.beat(len(self.held), self.stats.transitions)
+        except Exception as exc:  # the page shows it red; the leases matter more
+            log.warning("process heartbeat failed: %s", exc)
 
     def _held_ids(self) -> list[str]:
         return [str(saga_id) for saga_id in list(self.held)[:20]]

@@ -25,12 +25,15 @@ SKIP = "sagas.skip_step"
 EDIT_INPUT = "sagas.edit_saga_input"
 BULK_OPERATE = "sagas.bulk_operate"
 VIEW_TRACEBACK = "sagas.view_traceback"  # tracebacks name server paths; no scope grants it
+TRIAGE = "sagas.triage_problem"  # a problem's status, owner, note and ticket
+MANAGE_ALERTS = "sagas.manage_alerts"  # alert rules and destinations; no scope grants it
 
 # What each API token scope grants; a token holds nothing else.
 SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset({READ_SAGAS}),
     "start": frozenset({START_SAGA}),
     "operate": frozenset({RETRY, RESUME, COMPENSATE, CANCEL, SKIP, EDIT_INPUT, BULK_OPERATE}),
+    "triage": frozenset({TRIAGE}),
 }
 # What every operator holds without a grant: the dashboard shows each of them every saga.
 OPERATOR_PERMISSIONS = frozenset({READ_SAGAS})
@@ -39,6 +42,7 @@ OPERATOR_PERMISSIONS = frozenset({READ_SAGAS})
 REFUSALS = {
     READ_SAGAS: "this token may not read {what} (scope 'read')",  # only tokens lack it
     START_SAGA: "{actor} may not start sagas",
+    MANAGE_ALERTS: "{actor} may not change alert rules or destinations (sagas.manage_alerts)",
 }
 
 

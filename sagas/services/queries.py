@@ -38,6 +38,7 @@ class SagaFilter:
     search: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    problem: int | None = None  # the failure group (sagas/engine/problems.py) sagas were put in
 
     def apply(self, qs: QuerySet[SagaInstance]) -> QuerySet[SagaInstance]:
         if self.status is not None and self.status not in SagaStatus.values:
@@ -51,6 +52,8 @@ class SagaFilter:
             qs = qs.filter(status=self.status)
         if self.correlation_id:
             qs = qs.filter(correlation_id=self.correlation_id)
+        if self.problem is not None:
+            qs = qs.filter(Q(problem_id=self.problem) | Q(stuck_problem_id=self.problem))
         if self.search:
             qs = qs.filter(_search(self.search))
         if self.created_after is not None:

@@ -58,7 +58,7 @@ export class LiveSocket {
       this.lastEventId = Math.max(this.lastEventId ?? 0, frame.last_event_id);
     }
     if (this.onFrame) this.onFrame(frame);
-    if (frame.type === "snapshot" || frame.type === "overview" || frame.type === "outbox") {
+    if (["snapshot", "overview", "outbox", "problems"].includes(frame.type)) {
       if (frame.behind) {
         this.show("catching-up", "too far behind: reloading…");
         location.reload();

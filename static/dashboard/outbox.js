@@ -1,6 +1,7 @@
 // The outbox: what is waiting to be sent, per destination; a message's headers on click.
 
 import { dateTime, duration, fill, h, pretty, readData, sagaUrl, serverNow, syncClock, text } from "./dom.js";
+import { renderCircuits } from "./circuits.js";
 import { LiveSocket } from "./live.js";
 
 let current = readData("outbox-data");
@@ -19,25 +20,6 @@ function showMessage(message) {
 
 function sagaCell(m) {
   return h("td", {}, m.saga ? h("a", { href: sagaUrl(m.saga) }, h("code", {}, m.saga.slice(0, 8))) : "—");
-}
-
-function renderCircuits(circuits) {
-  fill(
-    document.getElementById("circuits"),
-    circuits.length
-      ? circuits.map((c) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, c.destination),
-            h("td", {}, h("span", { class: `badge ${c.state === "closed" ? "completed" : c.state === "open" ? "failed" : "compensating"}` }, c.state.replace("_", "-"))),
-            h("td", {}, String(c.failures)),
-            h("td", { title: c.retry_at ? dateTime(c.retry_at) : "" }, c.retry_in_seconds === null ? "—" : `in ${duration(1000 * c.retry_in_seconds)}`),
-            h("td", { class: "reason" }, c.last_error),
-          ),
-        )
-      : h("tr", {}, h("td", { colspan: "5", class: "muted" }, "Every destination has answered so far.")),
-  );
 }
 
 function renderDead(messages) {
@@ -87,7 +69,7 @@ function render(data) {
       ),
     ),
   );
-  renderCircuits(data.circuits || []);
+  renderCircuits(document.getElementById("circuits"), data.circuits || []);
   renderDead(data.dead_letters || []);
 }
 

@@ -72,11 +72,32 @@ function sagaList(id, sagas, empty, extra) {
   fill(document.getElementById(id), items.length ? items : h("li", { class: "muted" }, empty));
 }
 
+function problemList(problems) {
+  fill(
+    document.getElementById("top-problems"),
+    problems.length
+      ? problems.map((p) =>
+          h(
+            "li",
+            {},
+            h("a", { href: `/sagas/?problem=${p.id}&status=failed` }, h("strong", {}, String(p.open_count)), ` × ${p.type}.${p.step || "?"}`),
+            " ",
+            h("code", {}, p.error_type),
+            " ",
+            h("span", { class: "reason" }, p.message),
+            p.regressed_at ? h("span", { class: "badge failed" }, "regressed") : null,
+          ),
+        )
+      : h("li", { class: "muted" }, "None: no open problem."),
+  );
+}
+
 function render(data) {
   counts(data);
   minutes(data);
   types(data);
   sagaList("recent", data.recent, "No sagas yet.", (s) => dateTime(s.created_at));
+  problemList(data.problems);
   sagaList("failed", data.failed, "None: nothing is waiting for an operator.");
   text("failed-count", data.counts.failed ? `(${data.counts.failed})` : "");
   sagaList("stuck", data.stuck, "None.", (s) => `no change for ${duration(1000 * s.idle_seconds)} at ${s.current_step ?? "?"}`);

@@ -273,6 +273,8 @@ def test_openapi_schema_lists_every_operation():
         "/api/bulk",
         "/api/bulk/{operation_id}",
         "/api/circuits",
+        "/api/problems",
+        "/api/problems/{problem_id}/{action}",
     }
     assert {"get", "post"} <= set(schema["paths"]["/api/sagas"])
 

@@ -19,7 +19,7 @@ from tests.states import outcome_of, ran
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["home", "saga-list", "outbox", "bulk-list"]
+PAGES = ["home", "saga-list", "outbox", "bulk-list", "problems"]
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sagas import conf
+from sagas.engine.heartbeats import Pulse
 from sagas.participant import Participant, participants
 from sagas.telemetry.setup import configure, shutdown
 
@@ -47,9 +49,13 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        pulse = Pulse("participant", None, conf.heartbeat_seconds(), name=participant.name)
+        beating = pulse.keep_beating(lambda: (0, getattr(participant, "handled", 0)), stop)
         try:
             self.serve(participant, stop, options)
         finally:
+            stop.set()
+            beating.join(5)
             shutdown()
 
     def serve(self, participant: Participant, stop: threading.Event, options: dict) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from sagas import conf
 from sagas.messaging.relay import Relay
+from sagas.runtime.alerting import AlertLoop
 from sagas.telemetry.setup import configure, shutdown
 
 
@@ -37,5 +41,18 @@ class Command(BaseCommand):
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: relay.stop())
-        relay.run()
+        # Relays take turns at evaluating the alert rules too: with every worker gone, the
+        # rule "no live worker" still has someone to notice it.
+        alerts = (
+            AlertLoop(f"relay:{socket.gethostname()}:{os.getpid()}")
+            if conf.alerts_enabled()
+            else None
+        )
+        if alerts is not None:
+            alerts.start()
+        try:
+            relay.run()
+        finally:
+            if alerts is not None:
+                alerts.stop()
         shutdown()
