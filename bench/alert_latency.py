@@ -28,7 +28,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, log, machine, machine_info, recreate_database, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    log,
+    machine,
+    machine_info,
+    recreate_database,
+    stop,
+    write_json,
+)
 
 SECRET = "bench-alert-secret-0123456789"
 
@@ -118,7 +126,8 @@ def main() -> None:
     parser.add_argument("--sagas", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--database", default="helper_alerts_bench")
+    parser.add_argument("--database", default="sagascope_alert_bench")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
     os.environ.update(
         {
@@ -129,12 +138,14 @@ def main() -> None:
     import django
 
     django.setup()
-    log(f"machine: {machine(machine_info())}")
+    info = machine_info()
+    log(f"machine: {machine(info)}")
     webhook = Webhook()
-    latencies = []
+    latencies, runs = [], []
     for run in range(1, args.runs + 1):
         r = one_run(args.database, args.sagas, args.workers, webhook)
         latencies.append(r["latency_s"])
+        runs.append(r)
         log(
             f"run {run}: {args.sagas} sagas failed -> {r['problems']} problem(s) "
             f"({r['grouped']} failures in the first); first failure to webhook "
@@ -143,6 +154,16 @@ def main() -> None:
     log(
         f"median first failure -> webhook over {args.runs} runs: "
         f"{statistics.median(latencies):.2f} s (target < 5 s)"
+    )
+    write_json(
+        args.json,
+        info,
+        {
+            "sagas": args.sagas,
+            "workers": args.workers,
+            "runs": runs,
+            "median_latency_s": statistics.median(latencies),
+        },
     )
 
 

@@ -24,6 +24,11 @@ def throughput(f: dict) -> Iterator[Row]:
             yield f"sagascope / DBOS steps/s, {n}", "x", f["ratio_vs_dbos"][n]
     if f["best_ratio_vs_dbos"] is not None:
         yield "sagascope / DBOS, best against best", "x", f["best_ratio_vs_dbos"]
+    for n, row in f["throughput"].items():
+        if "sagascope_bare" in row:  # --observability: the same run without metrics or alerts
+            on, off = row["sagascope"]["sagas_s"], row["sagascope_bare"]["sagas_s"]
+            yield f"sagascope, {n} worker(s), metrics and alerts off: sagas/s", "/s", off
+            yield f"cost of metrics, alert rules and a scrape a second, {n}", "%", on / off - 1
     for n, row in f["latency"].items():
         yield f"latency rate, {n} worker(s) (half the slower throughput)", "/s", row["rate"]
         yield f"sagascope, {n} worker(s): p50 latency", "ms", _ms(row["sagascope"]["p50"])
@@ -65,10 +70,31 @@ def live_latency(f: dict) -> Iterator[Row]:
             yield f"{name}: p95", "ms", t["p95"]
 
 
+def metrics_scrape(f: dict) -> Iterator[Row]:
+    where = f"{f['sagas']:,} sagas, {f['failed']:,} failed in {f['groups']:,} groups"
+    for key, label in (
+        ("metrics", "/metrics"),
+        ("problems_page", "the Problems page"),
+        ("problems_api", "GET /api/problems"),
+    ):
+        yield f"{label} at {where}: p50", "ms", f[key]["p50_ms"]
+        yield f"{label} at {where}: p95", "ms", f[key]["p95_ms"]
+
+
+def alert_latency(f: dict) -> Iterator[Row]:
+    what = f"{f['sagas']} sagas failing for one cause, {f['workers']} workers"
+    yield f"{what}: median first failure -> webhook", "s", f["median_latency_s"]
+    for i, r in enumerate(f["runs"], 1):
+        yield f"{what}, run {i}: problems made", "", r["problems"]
+        yield f"{what}, run {i}: alerts at the webhook", "", r["alerts"]
+
+
 TABLES: dict[str, Callable[[dict], Iterator[Row]]] = {
     "throughput": throughput,
     "messaging": messaging,
     "live_latency": live_latency,
+    "metrics_scrape": metrics_scrape,
+    "alert_latency": alert_latency,
 }
 
 

@@ -23,7 +23,15 @@ import time
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, log, machine, percentile, recreate_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    log,
+    machine,
+    machine_info,
+    percentile,
+    recreate_database,
+    write_json,
+)
 
 TOKEN = "bench-metrics-token"
 
@@ -106,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sagas", type=int, default=1_000_000)
     parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
     url = recreate_database("sagascope_metrics_bench")
     os.environ.update(
@@ -118,7 +127,8 @@ def main() -> None:
     import django
 
     django.setup()
-    log(f"machine: {machine()}")
+    info = machine_info()
+    log(f"machine: {machine(info)}")
     build(url, args.sagas)
 
     from django.test import RequestFactory
@@ -140,10 +150,24 @@ def main() -> None:
         f"scrapes of {lines} lines: p50 {percentile(times, 0.5) * 1000:.1f} ms, "
         f"p95 {percentile(times, 0.95) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
     )
-    time_problems(args.scrapes)
+    figures = {"metrics": summary(times)}
+    figures.update(time_problems(args.scrapes))
+    write_json(
+        args.json,
+        info,
+        {"sagas": args.sagas, "failed": failed, "groups": 1000, "lines": lines, **figures},
+    )
 
 
-def time_problems(n: int) -> None:
+def summary(times: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": percentile(times, 0.5) * 1000,
+        "p95_ms": percentile(times, 0.95) * 1000,
+        "max_ms": max(times) * 1000,
+    }
+
+
+def time_problems(n: int) -> dict[str, dict[str, float]]:
     from io import StringIO
 
     from django.contrib.auth import get_user_model
@@ -157,9 +181,10 @@ def time_problems(n: int) -> None:
     call_command("create_api_token", "bench-problems", "--scope", "read", stdout=out)
     token = next(w for w in out.getvalue().split() if w.startswith("sgs_"))
     api = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
-    for label, get in (
-        ("the Problems page", lambda: page.get("/problems/")),
-        ("GET /api/problems", lambda: api.get("/api/problems")),
+    figures = {}
+    for key, label, get in (
+        ("problems_page", "the Problems page", lambda: page.get("/problems/")),
+        ("problems_api", "GET /api/problems", lambda: api.get("/api/problems")),
     ):
         times = []
         for _ in range(n):
@@ -172,6 +197,8 @@ def time_problems(n: int) -> None:
             f"p50 {percentile(times, 0.5) * 1000:.1f} ms, "
             f"p95 {percentile(times, 0.95) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
         )
+        figures[key] = summary(times)
+    return figures
 
 
 if __name__ == "__main__":

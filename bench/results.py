@@ -32,7 +32,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from bench.common import ADMIN_URL, ROOT, log, machine_info  # noqa: E402
 from bench.figures import TABLES, soak_section  # noqa: E402
 
-ORDER = ("throughput", "messaging", "live_latency", "soak")
+ORDER = ("throughput", "messaging", "live_latency", "metrics_scrape", "alert_latency", "soak")
+# Beyond each bench's defaults: the throughput also measures what observability costs.
+ARGS = {"throughput": ["--observability"], "alert_latency": ["--runs", "1"]}
 # Small enough to finish in minutes on two cores, large enough to exercise every code path
 # (DBOS, both transports, several websocket clients, the page times, a soak verdict).
 QUICK = {
@@ -40,6 +42,8 @@ QUICK = {
     + ["--pgbench-seconds", "2"],
     "messaging": ["--sagas", "50", "--workers", "1", "--latency-seconds", "2"],
     "live_latency": ["--rate", "5", "--seconds", "3", "--clients", "1,5", "--sagas", "5000"],
+    "metrics_scrape": ["--sagas", "20000", "--scrapes", "10"],
+    "alert_latency": ["--sagas", "10"],
     "soak": ["--rate", "3"],
 }
 
@@ -243,7 +247,7 @@ def main() -> None:
         if name == "soak":
             benches.append(Bench(name, ["--minutes", str(minutes), *extra], args.soak_runs))
         else:
-            benches.append(Bench(name, extra, args.runs))
+            benches.append(Bench(name, [*ARGS.get(name, []), *extra], args.runs))
 
     info, commit = machine_info(), git_commit()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
