@@ -207,6 +207,12 @@ def render(benches: list[Bench], args: argparse.Namespace, header: dict) -> str:
             header["machine"], header["commit"], header["load"], header["began"], header["ended"]
         ),
     ]
+    if header.get("kept"):
+        lines += [
+            f"Kept from the previous page, not run again by the command above: "
+            f"{', '.join(header['kept'])} (same machine; their commands are below).",
+            "",
+        ]
     for bench in benches:
         lines += [f"## {bench.name}", "", f"    {bench.command}", ""]
         ok = len(bench.results)
@@ -225,6 +231,19 @@ def render(benches: list[Bench], args: argparse.Namespace, header: dict) -> str:
     return "\n".join(lines)
 
 
+def kept_benches(out: Path, fresh: list[str]) -> list[Bench]:
+    """The runs of the benches not run now, as the page's JSON holds them."""
+    previous = json.loads(out.with_suffix(".json").read_text())
+    kept = []
+    for name, raw in previous["benches"].items():
+        if name in fresh or name not in ORDER:
+            continue
+        bench = Bench(name, shlex.split(raw["command"])[2:], len(raw["runs"]))
+        bench.results, bench.seconds, bench.failures = raw["runs"], raw["seconds"], raw["failures"]
+        kept.append(bench)
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each bench but the soak")
@@ -234,6 +253,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny parameters, for a check")
     parser.add_argument("--retries", type=int, default=1, help="extra attempts for a failed run")
     parser.add_argument("--out", type=Path, help="default bench/RESULTS.md (.quick.md)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --only: keep the other benches' runs from the page's JSON (the page says so)",
+    )
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(ORDER)
     unknown = set(names) - set(ORDER)
@@ -249,12 +273,14 @@ def main() -> None:
         else:
             benches.append(Bench(name, [*ARGS.get(name, []), *extra], args.runs))
 
+    kept = kept_benches(out, names) if args.keep else []
     info, commit = machine_info(), git_commit()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     began_at, began = datetime.now(UTC).isoformat(timespec="seconds"), time.monotonic()
     log(f"[results] {len(benches)} bench(es) into {out}; load average {load}")
     run_all(benches, args.retries, began)
     header = {
+        "kept": [b.name for b in kept],
         "command": shlex.join(["python", "bench/results.py", *sys.argv[1:]]),
         "duration": elapsed(began),
         "machine": info,
@@ -263,6 +289,7 @@ def main() -> None:
         "began": began_at,
         "ended": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    benches = sorted([*benches, *kept], key=lambda b: ORDER.index(b.name))
     out.write_text(render(benches, args, header) + "\n")
     raw = {
         b.name: {

@@ -117,7 +117,15 @@ if os.environ.get("REDIS_URL"):
                 # Above channels-redis's 5 s blocking pop: redis-py 8 reads with a 5 s
                 # timeout by default, which broke every idle socket every 10 s
                 # (redis/redis-py#4091).
-                "hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": 30}],
+                # redis-py 8 caps a pool at 100 connections and refuses the 101st: a
+                # daphne with a hundred pages connecting at once answered them 500.
+                "hosts": [
+                    {
+                        "address": os.environ["REDIS_URL"],
+                        "socket_timeout": 30,
+                        "max_connections": 1000,
+                    }
+                ],
                 # Distinct prefixes keep deployments (or test runs) sharing one Redis apart.
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX") or "sagascope",
             },
