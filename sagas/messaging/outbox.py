@@ -24,6 +24,8 @@ from sagas.models import OutboxMessage
 
 PENDING = OutboxMessage.Status.PENDING
 EXPIRED = "expired: its attempt timed out before delivery; a retry supersedes it"
+# A relay leased it, so it may have gone out before the relay died or lost its database.
+EXPIRED_AFTER_PUBLISH = "expired: its attempt timed out; a relay may have delivered it first"
 WITHDRAWN = "withdrawn: its attempt timed out before it was delivered"
 
 
@@ -85,7 +87,8 @@ def split_expired(
     """(live, expired) commands; expired ones are buried as such."""
     now = timezone.now()
     stale = [m for m in messages if m.deadline is not None and m.deadline < now]
-    bury(stale, EXPIRED)
+    bury([m for m in stale if m.leased_until is None], EXPIRED)
+    bury([m for m in stale if m.leased_until is not None], EXPIRED_AFTER_PUBLISH)
     return [m for m in messages if m not in stale], stale
 
 
@@ -97,7 +100,12 @@ def bury_expired(destinations: Iterable[str] | None = None) -> int:
     )
     if destinations is not None:
         qs = qs.filter(destination__in=list(destinations))
-    return _unlocked(qs).update(status=OutboxMessage.Status.DEAD, last_error=EXPIRED, sent_at=Now())
+    buried = 0
+    for published, reason in ((False, EXPIRED), (True, EXPIRED_AFTER_PUBLISH)):
+        buried += _unlocked(qs.filter(leased_until__isnull=not published)).update(
+            status=OutboxMessage.Status.DEAD, last_error=reason, sent_at=Now()
+        )
+    return buried
 
 
 def withdraw(message_id: Any) -> bool:
@@ -105,12 +113,15 @@ def withdraw(message_id: Any) -> bool:
 
     Atomic against delivery: a relay leases a message before publishing it, and a database
     participant handles it under a row lock and marks it sent in that transaction, so a
-    message still pending and not leased here has provably not been delivered. (One the
-    relay failed to deliver and postponed is pending, not leased: withdrawable; and one a
-    claimer buried as expired before delivering it counts as withdrawn.)"""
+    message still pending and never leased has provably not been delivered. A lapsed lease
+    is not enough: the relay may have published it, then died or lost its database before
+    marking it. (One the relay failed to deliver and postponed, or gave back unpublished,
+    has no lease: withdrawable; and one a claimer buried as expired before any relay leased
+    it counts as withdrawn.)"""
     if message_id is None:
         return False
-    if OutboxMessage.objects.filter(_not_leased(), message_id=message_id, status=PENDING).update(
+    never_leased = Q(leased_until__isnull=True)
+    if OutboxMessage.objects.filter(never_leased, message_id=message_id, status=PENDING).update(
         status=OutboxMessage.Status.DEAD, last_error=WITHDRAWN, sent_at=Now()
     ):
         return True

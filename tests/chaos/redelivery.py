@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from django.db import transaction
+
 from sagas.demo.faults import Faults, FaultyDatabaseTransport
 from sagas.messaging.relay import Relay, Result
 from sagas.models import OutboxMessage
@@ -81,6 +83,8 @@ class RedeliveringTransport(FaultyDatabaseTransport):
         redelivery = self._redelivery.setdefault(participant.name, Redelivery())
         copies = redelivery.release()
         batch = redelivery.arrange(envelopes)
-        for envelope in batch:
-            redelivery.hold(envelope)
+        # Only a batch that committed was delivered: one rolled back (PostgreSQL restarting)
+        # left its rows pending, where a worker may take them back as undelivered, so a
+        # copy of it would be a delivery no real transport could make.
+        transaction.on_commit(lambda: [redelivery.hold(envelope) for envelope in batch])
         return batch + copies

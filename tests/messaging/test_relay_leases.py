@@ -13,8 +13,9 @@ import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psycopg
 import pytest
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from sagas import conf
@@ -181,3 +182,67 @@ def test_an_http_participant_acknowledges_a_command_only_once_its_reply_is_store
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Accepts(BaseHTTPRequestHandler):
+    """Takes the command (202), but first ends the relay's database session, as a
+    PostgreSQL restart would: the relay then cannot record that it was delivered."""
+
+    protocol_version = "HTTP/1.1"
+    relay_backend = 0
+    received: list[str] = []
+
+    def do_POST(self) -> None:
+        self.received.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        with psycopg.connect(_dsn(), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [self.relay_backend])
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _dsn() -> str:
+    db = connections["default"].settings_dict
+    return f"host={db['HOST']} port={db['PORT'] or 5432} user={db['USER']} dbname={db['NAME']}"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("buried_first", [False, True], ids=["withdrawn", "buried as expired"])
+def test_a_command_published_by_a_relay_that_lost_its_database_is_never_taken_back(
+    settings, buried_first
+):
+    # Delivered, but the relay's mark never committed: once its lease lapses and the
+    # attempt's deadline passes, the row looks untouched. Taking it back as undelivered
+    # would skip the step's compensation for an effect the participant did make.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accepts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.SAGASCOPE_PARTICIPANT_URLS = {
+        "payment": f"http://127.0.0.1:{server.server_address[1]}"
+    }
+    settings.SAGASCOPE_PARTICIPANT_SECRETS = {"payment": "s"}
+    message = command(deadline=timezone.now() + timedelta(seconds=1))
+    connection = connections["default"]
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        _Accepts.relay_backend = cursor.fetchone()[0]
+    _Accepts.received.clear()
+    try:
+        with pytest.raises(DatabaseError):
+            Relay(visibility=0.3, patience=3).tick()
+        assert len(_Accepts.received) == 1  # the participant has it
+        connection.close()
+        time.sleep(1.2)  # the lease lapses, then the attempt's deadline passes
+        message.refresh_from_db()
+        assert message.status == "pending"
+        if buried_first:  # a claimer sweeps it as expired before the worker asks
+            with transaction.atomic():
+                assert outbox.bury_expired(["payment"]) == 1
+        assert not outbox.withdraw(message.message_id)
+    finally:
+        server.shutdown()
+        server.server_close()
+        connections.close_all()

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Max, Min, Q, QuerySet
 
-from sagas.messaging.outbox import EXPIRED, WITHDRAWN
+from sagas.messaging.outbox import EXPIRED, EXPIRED_AFTER_PUBLISH, WITHDRAWN
 from sagas.models import AlertRule, OutboxMessage, Problem, ProcessHeartbeat, SagaInstance
 from sagas.models.alerts import AlertKind
 from sagas.statuses import ACTIVE_STATUSES, SagaStatus
@@ -137,7 +137,7 @@ def _dead_letters(rule: AlertRule, params: dict, now: datetime) -> list[Finding]
     # it); a poison message or a refused answer is what an operator must see.
     dead = OutboxMessage.objects.filter(
         status=OutboxMessage.Status.DEAD, sent_at__gte=now - timedelta(minutes=params["minutes"])
-    ).exclude(Q(last_error__in=[EXPIRED, WITHDRAWN]))
+    ).exclude(Q(last_error__in=[EXPIRED, EXPIRED_AFTER_PUBLISH, WITHDRAWN]))
     n = dead.count()
     if n <= params["count"]:
         return []
