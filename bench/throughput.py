@@ -99,16 +99,22 @@ class Sagascope:
                     row.next_run_at = now + timedelta(days=1)
                 writer.flush()
 
-    def workers(self, count: int, observed: bool = True) -> list[subprocess.Popen]:
-        """`observed`: metrics totals written and the alert rules evaluated (the defaults)."""
+    def workers(
+        self, count: int, observed: bool = True, timings: str | None = None
+    ) -> list[subprocess.Popen]:
+        """`observed`: metrics totals written and the alert rules evaluated (the defaults);
+        `timings`: a directory where each worker writes where its time went (bench's
+        run_timed_worker), read by `breakdown`."""
         on = "1" if observed else "0"
         env = {**self.env, "SAGASCOPE_METRICS_COUNTERS": on, "SAGASCOPE_ALERTS": on}
+        command = ["run_worker"] if timings is None else ["run_timed_worker"]
         return [
             subprocess.Popen(
                 [
                     sys.executable,
                     "manage.py",
-                    "run_worker",
+                    *command,
+                    *(["--timings", f"{timings}/{i}.json"] if timings else []),
                     "--batch-size",
                     str(self.batch_size),
                     "--poll",
@@ -169,7 +175,8 @@ class Sagascope:
         from sagas.services.start import start_saga
 
         self.reset()
-        procs = self.workers(processes)
+        timings = tempfile.mkdtemp(prefix="sagascope-timings-")
+        procs = self.workers(processes, timings=timings)
         try:
             time.sleep(3)
             began = time.time()
@@ -191,12 +198,37 @@ class Sagascope:
             .values_list("took", flat=True)
         )
         latencies = [t.total_seconds() for t in rows]
+        breakdown = read_breakdown(timings, len(latencies))
+        shutil.rmtree(timings, ignore_errors=True)
         return {
             "count": i,
             "p50": percentile(latencies, 0.5),
             "p95": percentile(latencies, 0.95),
             "completed": len(latencies),
+            "breakdown": breakdown,
         }
+
+
+def read_breakdown(directory: str, sagas: int) -> dict[str, dict[str, float]]:
+    """Each part of the workers' loop, summed over the workers: milliseconds and database
+    round trips per completed saga (the idle wait included, as the time nothing was due)."""
+    parts: dict[str, dict[str, float]] = {}
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name)) as f:
+            timings = json.load(f)
+        for part, t in timings["parts"].items():
+            row = parts.setdefault(part, {"ms_per_saga": 0.0, "queries_per_saga": 0.0})
+            row["ms_per_saga"] += 1000 * t["seconds"] / max(sagas, 1)
+            row["queries_per_saga"] += t["queries"] / max(sagas, 1)
+    return parts
+
+
+def format_breakdown(parts: dict[str, dict[str, float]]) -> str:
+    return "  ".join(
+        f"{part.strip('_')} {row['ms_per_saga']:.1f}ms/{row['queries_per_saga']:.1f}q"
+        for part, row in parts.items()
+        if row["ms_per_saga"] >= 0.05 or row["queries_per_saga"] >= 0.05
+    )
 
 
 class Scraper:
@@ -368,6 +400,12 @@ def main() -> None:
         help="also run each throughput with the /metrics totals and the alert rules off and "
         "no scraping, and print the cost of having them on (same run, same database)",
     )
+    parser.add_argument(
+        "--latency-only",
+        type=float,
+        metavar="RATE",
+        help="measure only the latency, at RATE sagas/s (no throughput, no pgbench)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
@@ -377,7 +415,7 @@ def main() -> None:
     ours = Sagascope(recreate_database("sagascope_bench"), args.batch_size)
     dbos = None if args.no_dbos else Dbos(recreate_database("dbos_bench"))
     results: dict[int, dict[str, dict[str, float]]] = {}
-    for n in counts:
+    for n in counts if args.latency_only is None else []:
         row = results[n] = {"sagascope": ours.throughput(args.sagas, n)}
         log(
             f"throughput  sagascope {n} worker(s): {row['sagascope']['sagas_s']:7.0f} sagas/s "
@@ -399,14 +437,14 @@ def main() -> None:
     log("latency: sagas started one at a time at half the slower system's throughput")
     latencies: dict[int, dict[str, object]] = {}
     for n in counts:
-        row = results[n]
-        rate = max(5.0, min(r["sagas_s"] for r in row.values()) / 2)
+        rate = args.latency_only or max(5.0, min(r["sagas_s"] for r in results[n].values()) / 2)
         lat = ours.latency(rate, args.latency_seconds, n)
         latencies[n] = {"rate": rate, "sagascope": lat}
         log(
             f"latency     sagascope {n} worker(s) at {rate:4.0f}/s: p50 {lat['p50'] * 1000:6.1f} ms"
             f"  p95 {lat['p95'] * 1000:6.1f} ms  ({lat['completed']}/{lat['count']} completed)"
         )
+        log(f"  per saga, all workers: {format_breakdown(lat['breakdown'])}")
         if dbos is not None:
             lat = latencies[n]["dbos"] = dbos.latency(rate, args.latency_seconds)
             log(
@@ -414,6 +452,9 @@ def main() -> None:
                 f"p50 {lat['p50'] * 1000:6.1f} ms  p95 {lat['p95'] * 1000:6.1f} ms  "
                 f"({lat['completed']}/{lat['count']} completed)"
             )
+    if args.latency_only is not None:
+        write_json(args.json, info, {"latency": latencies})
+        return
     ratios: dict[int, float] = {}
     best_ratio = None
     if dbos is not None:

@@ -31,15 +31,25 @@ def saga_group(saga_id: object) -> str:
     return f"sagascope.saga.{saga_id}"
 
 
-def on_events_committed(sender: object, events: Sequence[SagaEvent], **kwargs: Any) -> None:
+def on_events_committed(
+    sender: object,
+    events: Sequence[SagaEvent],
+    sagas: Sequence[SagaInstance] = (),
+    **kwargs: Any,
+) -> None:
     """Receiver of sagas.signals.saga_events_committed."""
     try:
-        publisher.publish(messages_for(events))
+        publisher.publish(messages_for(events, sagas))
     except Exception:
         log.warning("could not build live messages for %d event(s)", len(events), exc_info=True)
 
 
-def messages_for(events: Sequence[SagaEvent]) -> list[Message]:
+def messages_for(
+    events: Sequence[SagaEvent], written: Sequence[SagaInstance] = ()
+) -> list[Message]:
+    """The feed message and the per-saga hints for `events`; the rows the committing
+    transaction wrote (`written`, read right after its commit, so as committed) are used as
+    they are, and only the other sagas are read back: no query on a worker's hot path."""
     committed_at = time.time()  # on_commit runs right after COMMIT: the push latency's origin
     latest: dict[str, int] = {}
     for event in events:
@@ -49,7 +59,15 @@ def messages_for(events: Sequence[SagaEvent]) -> list[Message]:
         latest[saga_id] = max(latest.get(saga_id, 0), event.id or 0)
     if not latest:
         return []
-    rows = SagaInstance.objects.filter(id__in=list(latest)).only(*SUMMARY_FIELDS)
+    known = {
+        str(row.id): row
+        for row in written
+        if not row.get_deferred_fields().intersection(SUMMARY_FIELDS)
+    }
+    rows = [known[saga_id] for saga_id in latest if saga_id in known]
+    unknown = [saga_id for saga_id in latest if saga_id not in known]
+    if unknown:
+        rows += SagaInstance.objects.filter(id__in=unknown).only(*SUMMARY_FIELDS)
     # Each row says when it committed, so a browser (or bench/live_latency.py) can tell
     # how stale what it shows is.
     sagas = [

@@ -230,7 +230,7 @@ class TransitionWriter:
             update_many(SagaInstance, self.rows, STATE_FIELDS + list(extra_fields))
         if self.events:
             SagaEvent.objects.bulk_create(self.events)
-            publish_events_on_commit(self.events)
+            publish_events_on_commit(self.events, self.rows + self.new_rows)
         if self.messages:
             OutboxMessage.objects.bulk_create(self.messages)
             notify_commands()

@@ -15,7 +15,7 @@ from channels.layers import get_channel_layer
 
 from dashboard.live import broadcast
 from dashboard.live.publisher import Publisher, publisher
-from sagas.models import SagaEvent
+from sagas.models import SagaEvent, SagaInstance
 from tests.factories import settle, start, worker
 
 # The subject is the push a commit sends, from a running worker.
@@ -55,6 +55,23 @@ def test_a_committed_batch_becomes_one_feed_message_and_one_hint_per_saga():
         "event_id": events[1].id,
         "committed_at": feed["committed_at"],
     }
+
+
+def test_the_rows_a_commit_wrote_are_pushed_as_written_without_reading_them_back(
+    django_assert_num_queries,
+):
+    saga = start("ledger", {}, correlation_id="c-2")
+    events = list(SagaEvent.objects.filter(saga=saga))
+    read_back = broadcast.messages_for(events)[0][1]["sagas"]
+    written = SagaInstance.objects.get(id=saga.id)
+    with django_assert_num_queries(0):  # a worker's commit pays no query for its push
+        as_written = broadcast.messages_for(events, [written])[0][1]["sagas"]
+    strip = [{k: v for k, v in row.items() if k != "committed_at"} for row in read_back]
+    assert [{k: v for k, v in row.items() if k != "committed_at"} for row in as_written] == strip
+    # A row missing a field the list shows is read back instead, not half shown.
+    partial = SagaInstance.objects.only("id").get(id=saga.id)
+    with django_assert_num_queries(1):
+        assert broadcast.messages_for(events, [partial])[0][1]["sagas"][0]["status"] == "running"
 
 
 def test_a_saga_completes_when_every_push_fails(settings):
