@@ -104,11 +104,15 @@ class Sagascope:
     ) -> list[subprocess.Popen]:
         """`observed`: metrics totals written and the alert rules evaluated (the defaults);
         `timings`: a directory where each worker writes where its time went (bench's
-        run_timed_worker), read by `breakdown`."""
+        run_timed_worker), read by `read_breakdown`. Returns once every worker runs its loop."""
+        from sagas.models import ProcessHeartbeat
+
+        ids = [f"bench-{i}" for i in range(count)]
+        ProcessHeartbeat.objects.filter(process_id__in=ids).delete()  # a killed run's leftovers
         on = "1" if observed else "0"
         env = {**self.env, "SAGASCOPE_METRICS_COUNTERS": on, "SAGASCOPE_ALERTS": on}
         command = ["run_worker"] if timings is None else ["run_timed_worker"]
-        return [
+        procs = [
             subprocess.Popen(
                 [
                     sys.executable,
@@ -120,15 +124,17 @@ class Sagascope:
                     "--poll",
                     "0.2",
                     "--id",
-                    f"bench-{i}",
+                    worker_id,
                 ],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            for i in range(count)
+            for i, worker_id in enumerate(ids)
         ]
+        wait_ready(ids, procs)
+        return procs
 
     def active(self) -> int:
         from sagas.models import SagaInstance
@@ -155,7 +161,6 @@ class Sagascope:
         procs = self.workers(processes, observed=observed)
         scraper = Scraper() if observed else None
         try:
-            time.sleep(3)  # boot the workers; they find nothing due
             started = self.release()
             if scraper is not None:
                 scraper.start()
@@ -178,7 +183,6 @@ class Sagascope:
         timings = tempfile.mkdtemp(prefix="sagascope-timings-")
         procs = self.workers(processes, timings=timings)
         try:
-            time.sleep(3)
             began = time.time()
             i = 0
             while time.time() < began + seconds:
@@ -207,6 +211,19 @@ class Sagascope:
             "completed": len(latencies),
             "breakdown": breakdown,
         }
+
+
+def wait_ready(ids: list[str], procs: list[subprocess.Popen], bound: float = 120) -> None:
+    """Until every worker has started its loop (its first heartbeat is written just before):
+    a fixed sleep measured the start-up of the slower ones as saga latency."""
+    from sagas.models import ProcessHeartbeat
+
+    deadline = time.monotonic() + bound
+    while ProcessHeartbeat.objects.filter(process_id__in=ids).count() < len(ids):
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            stop(procs)
+            raise SystemExit(f"the workers did not start within {bound:.0f}s")
+        time.sleep(0.05)
 
 
 def read_breakdown(directory: str, sagas: int) -> dict[str, dict[str, float]]:

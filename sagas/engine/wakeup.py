@@ -1,8 +1,11 @@
-"""Waking idle workers when work becomes due.
+"""Waking idle workers when work becomes due, and telling them what kind of work.
 
-On PostgreSQL a transaction that makes a saga due runs `NOTIFY`, delivered at commit, and
-idle workers `LISTEN`. Elsewhere (SQLite, the embedded demo) an in-process event does the
-same for workers in this process. Either way this is only a wake-up: workers also poll,
+On PostgreSQL a transaction that makes work due runs `NOTIFY` with the kind as payload
+(a saga to claim, a reply to apply, a bulk item to carry out), delivered at commit; workers
+`LISTEN`, and read what they were told between ticks too, so a busy worker skips the
+queries for work nobody announced. Elsewhere (SQLite, the embedded demo) an in-process
+event wakes workers in this process and tells them nothing: they look for every kind.
+Either way this is only a hint: workers still look for every kind once a poll interval,
 because a notification can be missed while a listener reconnects.
 """
 
@@ -20,10 +23,18 @@ CHANNEL = "sagascope_due"
 COMMANDS = "sagascope_commands"
 _events: dict[str, threading.Event] = {CHANNEL: threading.Event(), COMMANDS: threading.Event()}
 
+# What became due, the payload of a NOTIFY on CHANNEL.
+SAGA = "saga"
+REPLY = "reply"
+BULK = "bulk"
+EVERYTHING = frozenset({SAGA, REPLY, BULK})
 
-def notify_due() -> None:
-    """Wake workers once the current transaction commits (or now, outside one)."""
-    _notify(CHANNEL)
+
+def notify_due(kind: str = SAGA) -> None:
+    """Wake workers once the current transaction commits (or now, outside one): `kind` of
+    work became due."""
+    assert kind in EVERYTHING, kind
+    _notify(CHANNEL, kind)
 
 
 def notify_commands() -> None:
@@ -31,10 +42,11 @@ def notify_commands() -> None:
     _notify(COMMANDS)
 
 
-def _notify(channel: str) -> None:
+def _notify(channel: str, payload: str = "") -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"NOTIFY {channel}")
+            # Both are constants of this module, never outside input.
+            cursor.execute(f"NOTIFY {channel}, '{payload}'" if payload else f"NOTIFY {channel}")
     transaction.on_commit(_events[channel].set)
 
 
@@ -45,6 +57,7 @@ class Waiter:
         self._channel = channel
         self._event = _events[channel]
         self._conn = None
+        self._told: set[str] = set()  # kinds heard while waiting, not yet taken
         self._wants_listen = connection.vendor == "postgresql"
         self._retry_at = 0.0
         if self._wants_listen:
@@ -77,14 +90,34 @@ class Waiter:
             if left <= 0:
                 return
             try:
-                if any(True for _ in self._conn.notifies(timeout=min(left, 0.05), stop_after=1)):
-                    return
+                told = [
+                    n.payload for n in self._conn.notifies(timeout=min(left, 0.05), stop_after=1)
+                ]
             except Exception as exc:
                 log.warning("LISTEN connection lost (%s); reconnecting", exc)
                 self.close()
                 self._connect()
                 return
+            if told:
+                self._told.update(told)
+                return
         self._event.clear()
+
+    def heard(self) -> frozenset[str]:
+        """The kinds of work announced since the last call, without waiting; EVERYTHING
+        where this waiter cannot tell (no LISTEN connection, or it was just lost)."""
+        if self._conn is None:
+            return EVERYTHING
+        told, self._told = self._told, set()
+        try:
+            told.update(n.payload for n in self._conn.notifies(timeout=0))
+        except Exception as exc:
+            log.warning("LISTEN connection lost (%s); reconnecting", exc)
+            self.close()
+            self._connect()
+            return EVERYTHING
+        # An empty payload comes from an older sender that said nothing: anything may be due.
+        return EVERYTHING if "" in told else frozenset(told)
 
     def wake(self) -> None:
         """Wake this process's waiters; safe to call from a signal handler."""

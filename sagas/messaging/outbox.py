@@ -19,7 +19,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from sagas.engine.commands import ORCHESTRATOR
-from sagas.engine.wakeup import notify_due
+from sagas.engine.wakeup import REPLY, notify_due
 from sagas.models import OutboxMessage
 
 PENDING = OutboxMessage.Status.PENDING
@@ -189,7 +189,7 @@ def enqueue_reply(envelope: dict, sender: str, delay: float = 0.0) -> bool:
             )
     except IntegrityError:
         return False
-    notify_due()
+    notify_due(REPLY)
     return True
 
 

@@ -8,6 +8,12 @@ A saga stays with its worker while it makes progress and is released when it wai
 (backoff) or ends. A worker killed at any instant loses nothing: its leases expire and
 another worker's claim recovers each saga from its last commit.
 
+A tick asks the database only about work it has reason to expect: a kind it was told of by
+NOTIFY (wakeup.py), more of what filled its last batch, sagas due by their clock (claims at
+least every CLAIM_EVERY seconds), and every kind once a poll interval, the safety net for a
+missed notification. A worker advancing a saga it holds thus commits step after step with
+no other query between them.
+
 One saga never stops the others: a batch whose commit fails is committed again saga by
 saga, and a saga that fails alone is stopped for an operator with the reason; a tick's
 unexpected error is logged and the loop goes on. A timed-out local attempt's thread
@@ -39,7 +45,7 @@ from sagas.engine.leases import claim, lock_fenced
 from sagas.engine.runner import Job, Outcome, Runner, call, call_atomic
 from sagas.engine.state import Begin, SagaState
 from sagas.engine.store import LEASE_FIELDS, AttemptKey, TransitionWriter, attempt_key, state_of
-from sagas.engine.wakeup import Waiter
+from sagas.engine.wakeup import BULK, EVERYTHING, REPLY, SAGA, Waiter
 from sagas.exceptions import ActionNotAllowed
 from sagas.messaging import outbox
 from sagas.models import SagaInstance, StepAttempt
@@ -54,6 +60,11 @@ from .events import EventMaker
 from .stragglers import Stragglers
 
 log = logging.getLogger("sagas.worker")
+
+# How long a busy worker goes between claims when nothing announced a due saga: sagas also
+# fall due by the clock (a backoff ends, a remote step's deadline passes, a dead worker's
+# lease lapses), which no NOTIFY announces.
+CLAIM_EVERY = 0.05
 
 
 @dataclass
@@ -117,13 +128,16 @@ class Worker:
         self._stragglers = Stragglers(self.lease, conf.abandon_after())
         alerting = conf.alerts_enabled() if alerts is None else alerts
         self._alerts = AlertLoop(self.id) if alerting else None
+        self._told: frozenset[str] = EVERYTHING  # the kinds of work to look for this tick
+        self._swept = self._claimed_at = 0.0  # monotonic times of the last sweep and claim
+        self._more: set[str] = set()  # kinds whose last look filled a batch: look again
 
     # The loop
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Work until stop() (SIGTERM) or `until()`; then finish current steps and release."""
         log.info("worker %s started (batch %d, lease %ss)", self.id, self.batch_size, self.lease)
-        self._waiter = Waiter()
+        self.listen()
         if self._heartbeat is not None:
             self._pulse_beat()
             self._heartbeat.start()
@@ -159,6 +173,12 @@ class Worker:
                 self._pulse.gone()
             connections.close_all()
 
+    def listen(self) -> Waiter:
+        """Hear notifications from now on: wake-ups, and what kind of work was announced."""
+        if self._waiter is None:
+            self._waiter = Waiter()
+        return self._waiter
+
     def stop(self) -> None:
         """Ask the loop to stop after the current step; safe from a signal handler."""
         self._stopping.set()
@@ -177,6 +197,7 @@ class Worker:
 
         Returns how many sagas moved."""
         self.stats.ticks += 1
+        self._told = self._listen()
         applied = self._replies()
         self._stragglers.release(self.id)
         self._claim()
@@ -199,23 +220,54 @@ class Worker:
         if stuck or moved:
             log.info("worker %s: %d sagas newly stuck, %d moved again", self.id, stuck, moved)
 
+    def _listen(self) -> frozenset[str]:
+        """The kinds of work to look for now: those announced since the last tick, those
+        whose last look filled a batch, and every kind once a poll interval."""
+        told = set(self._waiter.heard() if self._waiter is not None else EVERYTHING)
+        told |= self._more
+        now = time.monotonic()
+        if now - self._swept >= self.poll_interval:
+            self._swept = now
+            told |= EVERYTHING
+        if now - self._claimed_at >= CLAIM_EVERY:
+            told.add(SAGA)
+        return frozenset(told)
+
     def _replies(self) -> int:
         """Apply replies the participants queued, and bulk-operation items operators asked
         for; each one moves a saga through the same transitions as anything else."""
         if self._stopping.is_set():
             return 0
-        moved = replies.consume(self.batch_size) if outbox.pending_replies_exist() else 0
-        if bulk.pending_exist():
-            moved += bulk.work()
+        moved = 0
+        if REPLY in self._told and outbox.pending_replies_exist():
+            taken = replies.consume(self.batch_size)
+            self._more_of(REPLY, taken >= self.batch_size)
+            moved += taken
+        else:
+            self._more_of(REPLY, False)
+        if BULK in self._told and bulk.pending_exist():
+            taken = bulk.work()
+            self._more_of(BULK, taken > 0)
+            moved += taken
+        else:
+            self._more_of(BULK, False)
         return moved
+
+    def _more_of(self, kind: str, more: bool) -> None:
+        if more:
+            self._more.add(kind)
+        else:
+            self._more.discard(kind)
 
     # Claim
 
     def _claim(self) -> None:
         room = 0 if self._stopping.is_set() else self.batch_size - len(self.held)
-        if room <= 0:
+        if room <= 0 or SAGA not in self._told:
             return
+        self._claimed_at = time.monotonic()
         claimed = claim(self.id, room, self.lease)
+        self._more_of(SAGA, len(claimed) >= room)
         if not claimed:
             return
         rows = SagaInstance.objects.filter(id__in=list(claimed))
@@ -493,10 +545,13 @@ class Worker:
         if running:
             pause = min(pause, min(h.deadline for h in running) - time.monotonic())
         due = leases.next_due()
-        if due is not None:
-            pause = min(pause, (due - leases.database_now()).total_seconds())
+        until_due = None if due is None else (due - leases.database_now()).total_seconds()
+        if until_due is not None:
+            pause = min(pause, until_due)
         if pause > 0 and self._waiter is not None:
             self._waiter.wait(pause)
+        if until_due is not None and until_due <= pause:
+            self._claimed_at = 0.0  # a saga fell due by the clock: claim it at once
 
     def _beat(self) -> None:
         """Extend the leases of held sagas while long steps run, and the wait of the sagas

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from sagas.engine.wakeup import BULK, notify_due
 from sagas.exceptions import SagaError
 from sagas.models import ApiToken, BulkItem, BulkOperation, SagaInstance
 from sagas.transient import is_transient
@@ -131,7 +132,9 @@ def start(
             ],
             batch_size=2000,
         )
-        if not rows:
+        if rows:
+            notify_due(BULK)
+        else:
             operation.status = BulkOperation.Status.DONE
             operation.finished_at = timezone.now()
             operation.save(update_fields=["status", "finished_at"])

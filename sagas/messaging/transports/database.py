@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, close_old_connections, connections, transaction
 
-from sagas.engine.wakeup import COMMANDS, Waiter, notify_due
+from sagas.engine.wakeup import COMMANDS, REPLY, Waiter, notify_due
 from sagas.messaging import outbox
 from sagas.models import OutboxMessage
 
@@ -91,7 +91,7 @@ class DatabaseTransport:
             outbox.enqueue_reply(reply, participant.name, delay=self.reply_delay(participant))
         outbox.mark_sent(messages)
         if messages:
-            notify_due()
+            notify_due(REPLY)
 
     def arrange(self, participant: Participant, envelopes: list[dict]) -> list[dict]:
         """The commands to handle now, in order: those claimed, as claimed. A subclass
