@@ -12,7 +12,8 @@ MULTIPART_FRAMING = 64 * 1024
 
 
 def coalesce_seconds() -> float:
-    """The list feed sends at most one frame per this many seconds to a browser."""
+    """The longest the list feed holds a change back to send it with others, when changes
+    come faster than it can send them one by one (a quiet feed sends each at once)."""
     return float(getattr(settings, "SAGASCOPE_LIVE_COALESCE_SECONDS", 0.05))
 
 

@@ -27,7 +27,7 @@ class SharedFeed:
         self.bulk = bulk
         self.sockets: set[Socket] = set()
         self.pending: dict[str, dict[str, Any]] = {}
-        self.throttle = Throttle(conf.coalesce_seconds(), self.flush)
+        self.throttle = Throttle(conf.coalesce_seconds(), self.flush, adaptive=True)
 
     def feed(self, message: dict[str, Any]) -> None:
         for row in message["sagas"]:
