@@ -79,6 +79,9 @@ class Stack:
         )
 
     def __enter__(self) -> Stack:
+        from sagas.models import ProcessHeartbeat
+
+        ProcessHeartbeat.objects.all().delete()  # this bench's database: the last run's rows
         for i in range(self.workers):
             self.procs.append(self.manage("run_worker", "--id", f"w{i}", "--poll", "0.2"))
         for name in SERVICES:
@@ -92,7 +95,14 @@ class Stack:
                 )
         if self.transport == "http":
             self.procs.append(self.manage("run_relay", "--poll", "0.2"))
-        time.sleep(4)  # let every process boot
+        # Every process beats once it serves (workers, participants, the relay): a fixed
+        # sleep counted the slower ones' start-up as latency on a busy machine.
+        deadline = time.monotonic() + 120
+        while ProcessHeartbeat.objects.count() < len(self.procs):
+            if any(p.poll() is not None for p in self.procs) or time.monotonic() > deadline:
+                stop(self.procs)
+                raise SystemExit("the stack's processes did not all start within 120 s")
+            time.sleep(0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -165,12 +175,61 @@ def latency(rate: float, seconds: float) -> dict[str, float]:
     }
 
 
+def hops() -> dict[str, dict[str, float]]:
+    """Where each remote step's time went, from the rows' own timestamps (one machine, one
+    clock): `out` from the command's commit to the participant marking it handled (wake-up,
+    claim, handling), `back` from the reply's commit to the worker applying it (wake-up,
+    apply, the next command sent in the same transaction), `hop` the two together; then the
+    same per command. Milliseconds, p50/p95/max over every completed saga's commands."""
+    from sagas.models import OutboxMessage
+
+    commands = {
+        str(m.message_id): m
+        for m in OutboxMessage.objects.filter(kind="command", status="sent").only(
+            "message_id", "destination", "headers", "created_at", "sent_at"
+        )
+    }
+    parts: dict[str, list[float]] = {}
+    for reply in OutboxMessage.objects.filter(kind="reply", status="sent").only(
+        "headers", "created_at", "sent_at"
+    ):
+        command = commands.get(str(reply.headers.get("in_reply_to")))
+        if command is None or command.sent_at is None or reply.sent_at is None:
+            continue
+        out = (command.sent_at - command.created_at).total_seconds()
+        back = (reply.sent_at - reply.created_at).total_seconds()
+        name = str(command.headers.get("command", command.destination))
+        for key, value in (("out", out), ("back", back), ("hop", out + back), (name, out + back)):
+            parts.setdefault(key, []).append(1000 * value)
+    return {
+        key: {
+            "n": len(values),
+            "p50": percentile(values, 0.5),
+            "p95": percentile(values, 0.95),
+            "max": max(values),
+        }
+        for key, values in parts.items()
+    }
+
+
+def format_hops(figures: dict[str, dict[str, float]]) -> str:
+    return "; ".join(
+        f"{key} p50 {f['p50']:.1f} p95 {f['p95']:.1f} ms" for key, f in figures.items()
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sagas", type=int, default=600)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--transports", default="database,http")
     parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--low-rate",
+        type=float,
+        default=5.0,
+        help="the low-load case: sagas started one at a time at this rate, each hop timed",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
     info = machine_info()
@@ -220,6 +279,15 @@ def main() -> None:
                 f"{transport:8}  latency at {rate:.0f} sagas/s: p50 {lat['p50'] * 1000:.0f} ms, "
                 f"p95 {lat['p95'] * 1000:.0f} ms ({lat['completed']}/{lat['count']} completed)"
             )
+            low = latency(args.low_rate, args.latency_seconds)
+            low["hops"] = hops()
+            figures[transport]["low_load"] = {"rate": args.low_rate, **low}
+            log(
+                f"{transport:8}  low load, {args.low_rate:.0f} sagas/s: p50 "
+                f"{low['p50'] * 1000:.1f} ms, p95 {low['p95'] * 1000:.1f} ms "
+                f"({low['completed']}/{low['count']} completed)"
+            )
+            log(f"{transport:8}  each hop: {format_hops(low['hops'])}")
     write_json(args.json, info, {"workers": args.workers, "transports": figures})
 
 
