@@ -129,6 +129,7 @@ class Worker:
         alerting = conf.alerts_enabled() if alerts is None else alerts
         self._alerts = AlertLoop(self.id) if alerting else None
         self._told: frozenset[str] = EVERYTHING  # the kinds of work to look for this tick
+        self._heard: frozenset[str] = frozenset()  # the kinds NOTIFY announced for it
         self._swept = self._claimed_at = 0.0  # monotonic times of the last sweep and claim
         self._more: set[str] = set()  # kinds whose last look filled a batch: look again
 
@@ -223,7 +224,8 @@ class Worker:
     def _listen(self) -> frozenset[str]:
         """The kinds of work to look for now: those announced since the last tick, those
         whose last look filled a batch, and every kind once a poll interval."""
-        told = set(self._waiter.heard() if self._waiter is not None else EVERYTHING)
+        self._heard = self._waiter.heard() if self._waiter is not None else frozenset()
+        told = set(self._heard if self._waiter is not None else EVERYTHING)
         told |= self._more
         now = time.monotonic()
         if now - self._swept >= self.poll_interval:
@@ -239,7 +241,9 @@ class Worker:
         if self._stopping.is_set():
             return 0
         moved = 0
-        if REPLY in self._told and outbox.pending_replies_exist():
+        # Announced replies are taken at once (the claim says if any are left); a sweep
+        # asks first, as a look that finds nothing is cheaper than a claim.
+        if REPLY in self._heard or (REPLY in self._told and outbox.pending_replies_exist()):
             taken = replies.consume(self.batch_size)
             self._more_of(REPLY, taken >= self.batch_size)
             moved += taken
