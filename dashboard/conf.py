@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from sagas.conf import DEFAULT_STUCK_SECONDS, stuck_seconds  # noqa: F401 (the dashboard's too)
+from sagas.telemetry.setup import exporting
 
 # Multipart framing (boundaries, part headers) that Django does not count against
 # DATA_UPLOAD_MAX_MEMORY_SIZE: a form at Django's limit is somewhat larger on the wire.
@@ -61,3 +62,16 @@ def request_body_limit() -> int | None:
 
 def page_size() -> int:
     return int(getattr(settings, "SAGASCOPE_LIST_PAGE_SIZE", 50))
+
+
+def traces_exported() -> bool:
+    """Whether this deployment exports traces (the standard OTEL_* variables): without an
+    exporter a link to Jaeger leads to a page that cannot show the trace, or to nothing."""
+    return exporting()
+
+
+# What the pages say where the trace link would be when no trace is exported.
+TRACES_NOT_EXPORTED = (
+    "traces are not exported: set OTEL_EXPORTER_OTLP_ENDPOINT, "
+    "or run the docker-compose stack with Jaeger"
+)
