@@ -215,6 +215,15 @@ function summary(attempts) {
   return h("span", {}, badge(look(last)), attempts.length > 1 ? ` ${attempts.length} attempts` : "");
 }
 
+function idempotencyKey(key) {
+  // Every key starts with the saga's id; the rest tells the keys apart, so the id is shown
+  // as "…" (CSS clips it) yet stays in the text: copying the key copies all of it. Full key
+  // on hover too.
+  const prefix = `${state.saga.id}:`;
+  if (!key.startsWith(prefix)) return h("code", { class: "idem-key", title: key }, key);
+  return h("code", { class: "idem-key", title: key }, h("span", { class: "idem-saga" }, state.saga.id), key.slice(prefix.length - 1));
+}
+
 function renderSteps() {
   const all = [...state.attempts.values()];
   const counted = all.some((a) => a.duplicates !== null && a.duplicates !== undefined);
@@ -237,8 +246,7 @@ function renderSteps() {
         h("td", {}, state.kinds[name]?.kind ?? "—"),
         h("td", {}, summary(forward)),
         h("td", {}, summary(back)),
-        // Every key starts with the saga's id; the rest tells the keys apart. Full key on hover.
-        h("td", {}, keys.length ? keys.map((k) => h("code", { class: "key", title: k }, k.replace(`${state.saga.id}:`, "…:"))) : "—"),
+        h("td", { class: "idem-keys" }, keys.length ? keys.map(idempotencyKey) : "—"),
         counted ? h("td", { class: "dup" }, String(dups)) : null,
       );
     }),
