@@ -17,6 +17,11 @@ def coalesce_seconds() -> float:
     return float(getattr(settings, "SAGASCOPE_LIVE_COALESCE_SECONDS", 0.05))
 
 
+def count_refresh_seconds() -> float:
+    """The list's "all N match" count is recounted at most this often while sagas change."""
+    return float(getattr(settings, "SAGASCOPE_LIST_COUNT_SECONDS", 2.0))
+
+
 def overview_refresh_seconds() -> float:
     """The overview is recomputed at most this often, however many events arrive."""
     return float(getattr(settings, "SAGASCOPE_OVERVIEW_REFRESH_SECONDS", 2.0))
