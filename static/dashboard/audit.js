@@ -3,7 +3,7 @@
 // edit the diff that was stored with it. Redrawn from the server's rows, newest first.
 
 import { countChanges, diffTable } from "./diff.js";
-import { dateTime, fill, h } from "./dom.js";
+import { fill, h, timeEl } from "./dom.js";
 
 function trace(entry) {
   if (!entry.trace_id) return "—";
@@ -16,7 +16,7 @@ function rows(entry) {
   const main = h(
     "tr",
     { dataset: { audit: String(entry.id), action: entry.action } },
-    h("td", {}, h("time", { datetime: entry.created_at }, dateTime(entry.created_at))),
+    h("td", {}, timeEl(entry.created_at)),
     h("td", {}, entry.actor),
     h("td", {}, entry.label),
     h("td", {}, entry.step),

@@ -1,7 +1,7 @@
 // One saga: its timeline (timeline.js), its steps, events and payloads, kept live from the
 // saga's feed.
 
-import { badge, clock, duration, fill, h, pretty, readData, syncClock, text } from "./dom.js";
+import { badge, duration, fill, h, pretty, readData, syncClock, text, timeEl } from "./dom.js";
 import { OperatorPanel } from "./actions.js";
 import { LiveSocket } from "./live.js";
 import { attemptMs, drawTimeline, look } from "./timeline.js";
@@ -41,10 +41,10 @@ function renderSelected() {
   const facts = [
     ["Status", badge(look(a))],
     ["Kind", state.kinds[a.name]?.kind ?? "—"],
-    ["Started", clock(a.started_at)],
-    ["Finished", a.finished_at ? clock(a.finished_at) : "not yet"],
+    ["Started", timeEl(a.started_at, "clock")],
+    ["Finished", a.finished_at ? timeEl(a.finished_at, "clock") : "not yet"],
     ["Duration", duration(attemptMs(a))],
-    ["Deadline", a.deadline ? clock(a.deadline) : "none"],
+    ["Deadline", a.deadline ? timeEl(a.deadline, "clock") : "none"],
     ["Generation", String(a.generation)],
     ["Idempotency key", h("code", {}, a.idempotency_key)],
   ];
@@ -127,7 +127,7 @@ function eventRow(e) {
     "tr",
     { class: e.type === "operator_action" ? "operator" : "", dataset: { event: String(e.id), type: e.type }, hidden: !eventVisible(e) },
     h("td", {}, String(e.id)),
-    h("td", {}, h("time", { datetime: e.created_at }, clock(e.created_at))),
+    h("td", {}, timeEl(e.created_at, "clock")),
     h("td", {}, e.type),
     h("td", {}, e.step),
     h("td", {}, e.phase),
@@ -196,6 +196,8 @@ document.addEventListener("keydown", (event) => {
     renderTimeline();
   }
 });
+// Times written as text (the timeline's labels) follow the reader's zone.
+document.addEventListener("sagascope:zone", () => render());
 // Running bars grow with the clock.
 setInterval(() => {
   if (ACTIVE.has(state.saga.status) || [...state.attempts.values()].some((a) => !a.finished_at)) renderTimeline();

@@ -71,8 +71,10 @@ def add_user(stack, username: str, superuser: bool) -> None:
     )
 
 
-def page_as(browser, stack, username: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def page_as(browser, stack, username: str, **options):
+    """A page logged in as `username`, in a browser context made with `options` (Playwright's
+    new_context: viewport, timezone_id, ...)."""
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 900}, **options})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
