@@ -92,13 +92,14 @@ function renderSteps() {
       return h(
         "tr",
         { dataset: { step: name } },
-        h("td", {}, String(i + 1)),
+        h("td", { class: "minor" }, String(i + 1)),
         h("th", { scope: "row" }, name),
-        h("td", {}, state.kinds[name]?.kind ?? "—"),
-        h("td", {}, summary(forward)),
-        h("td", {}, summary(back)),
-        h("td", { class: "idem-keys" }, keys.length ? keys.map(idempotencyKey) : "—"),
-        counted ? h("td", { class: "dup" }, String(dups)) : null,
+        h("td", { class: "minor" }, state.kinds[name]?.kind ?? "—"),
+        // Labels and "minor" are for narrow screens, where each row is a card (base.css).
+        h("td", { dataset: { label: "forward" } }, summary(forward)),
+        h("td", { dataset: { label: "compensation" } }, summary(back)),
+        h("td", { class: "idem-keys wide" }, keys.length ? keys.map(idempotencyKey) : "—"),
+        counted ? h("td", { class: "dup minor" }, String(dups)) : null,
       );
     }),
   );
@@ -126,15 +127,15 @@ function eventRow(e) {
   return h(
     "tr",
     { class: e.type === "operator_action" ? "operator" : "", dataset: { event: String(e.id), type: e.type }, hidden: !eventVisible(e) },
-    h("td", {}, String(e.id)),
+    h("td", { class: "minor" }, String(e.id)),
     h("td", {}, timeEl(e.created_at, "clock")),
-    h("td", {}, e.type),
+    h("td", { class: "event-type" }, e.type),
     h("td", {}, e.step),
-    h("td", {}, e.phase),
-    h("td", {}, e.attempt ?? ""),
+    h("td", { class: "minor" }, e.phase),
+    h("td", { class: "minor" }, e.attempt ?? ""),
     h("td", {}, e.status ? badge(e.status) : ""),
-    h("td", {}, e.actor),
-    h("td", {}, payload ? h("details", {}, h("summary", {}, shortPayload(e)), h("pre", {}, pretty(e.payload))) : ""),
+    h("td", { class: "minor" }, e.actor),
+    h("td", { class: "wide" }, payload ? h("details", {}, h("summary", {}, shortPayload(e)), h("pre", {}, pretty(e.payload))) : ""),
   );
 }
 
