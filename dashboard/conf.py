@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from sagas.conf import DEFAULT_STUCK_SECONDS, stuck_seconds  # noqa: F401 (the dashboard's too)
+from sagas.telemetry.setup import exporting
 
 # Multipart framing (boundaries, part headers) that Django does not count against
 # DATA_UPLOAD_MAX_MEMORY_SIZE: a form at Django's limit is somewhat larger on the wire.
@@ -15,6 +16,11 @@ def coalesce_seconds() -> float:
     """The longest the list feed holds a change back to send it with others, when changes
     come faster than it can send them one by one (a quiet feed sends each at once)."""
     return float(getattr(settings, "SAGASCOPE_LIVE_COALESCE_SECONDS", 0.05))
+
+
+def count_refresh_seconds() -> float:
+    """The list's "all N match" count is recounted at most this often while sagas change."""
+    return float(getattr(settings, "SAGASCOPE_LIST_COUNT_SECONDS", 2.0))
 
 
 def overview_refresh_seconds() -> float:
@@ -62,3 +68,16 @@ def request_body_limit() -> int | None:
 
 def page_size() -> int:
     return int(getattr(settings, "SAGASCOPE_LIST_PAGE_SIZE", 50))
+
+
+def traces_exported() -> bool:
+    """Whether this deployment exports traces (the standard OTEL_* variables): without an
+    exporter a link to Jaeger leads to a page that cannot show the trace, or to nothing."""
+    return exporting()
+
+
+# What the pages say where the trace link would be when no trace is exported.
+TRACES_NOT_EXPORTED = (
+    "traces are not exported: set OTEL_EXPORTER_OTLP_ENDPOINT, "
+    "or run the docker-compose stack with Jaeger"
+)

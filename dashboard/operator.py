@@ -17,6 +17,8 @@ from sagas.services import bulk
 from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, permitted
 from sagas.services.actors import Actor
 
+from . import conf
+
 LABELS = {
     "retry": "Retry",
     "resume": "Resume",
@@ -60,6 +62,7 @@ def offered(saga: SagaInstance, user: Any) -> tuple[list[dict[str, Any]], list[d
 def audit_entry(record: OperatorAction) -> dict[str, Any]:
     return {
         **serializers.operator_action(record),
+        **({} if conf.traces_exported() else {"trace_url": None}),  # no dead Jaeger link
         "label": label(record.action),
         "input_diff": (record.detail or {}).get("input_diff"),
     }

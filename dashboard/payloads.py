@@ -19,6 +19,8 @@ from sagas.models import SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.services.actors import VIEW_TRACEBACK, Actor
 
+from . import conf
+
 REASON_CHARS = 300  # a list row's reason: frames stay small, and the row shows 120
 TRACEBACK_CHARS = 8000
 # A traceback names server paths and code: it needs its own permission, beyond staff.
@@ -81,7 +83,9 @@ def saga_detail(
         "saga": serializers.state(saga),
         "input": saga.input,
         "trace_id": saga.trace_id,
-        "trace_url": saga.trace_url,
+        # No link to a Jaeger that cannot have the trace; the page says why instead.
+        "trace_url": saga.trace_url if conf.traces_exported() else None,
+        "trace_note": "" if conf.traces_exported() else conf.TRACES_NOT_EXPORTED,
         "definition": list(saga.definition_steps or []),
         "kinds": step_kinds(saga.saga_type),
         "attempts": attempts(attempt_rows, tracebacks=tracebacks),

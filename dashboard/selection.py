@@ -16,6 +16,16 @@ from sagas.services.queries import SagaFilter
 from . import filters
 from .refusals import Refusal
 
+COUNT_SHOWN = 1_000  # sagas counted for the bulk bar; past it the page says "1000+"
+
+
+def matching(flt: SagaFilter) -> dict[str, Any]:
+    """How many sagas the whole filter matches on every page, counted up to COUNT_SHOWN
+    ("1000+"): counting up to the 20,000 one operation may take cost 100 ms a page at a
+    million sagas. The preview counts them exactly."""
+    found = bulk.select(flt)[: COUNT_SHOWN + 1].count()
+    return {"count": min(found, COUNT_SHOWN), "more": found > COUNT_SHOWN}
+
 
 @dataclass(frozen=True)
 class Selection:

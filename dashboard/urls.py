@@ -30,4 +30,6 @@ urlpatterns = [
     path("workers/", views.workers, name="workers"),
     path("workers/data/", views.workers_data, name="workers-data"),
     path("alerts/", views.alerts, name="alerts"),
+    # A refused live socket asks here whether its session ended (static/dashboard/live.js).
+    path("session/", views.session_state, name="session"),
 ]

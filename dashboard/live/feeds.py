@@ -13,7 +13,7 @@ from sagas.models import SagaEvent, SagaInstance
 from sagas.serializers import SUMMARY_FIELDS
 from sagas.services.queries import page
 
-from .. import conf, filters, operator, overview, payloads
+from .. import conf, filters, operator, overview, payloads, selection
 from .. import outbox as outbox_figures
 from .. import problems as problem_figures
 from . import listfeed
@@ -35,8 +35,10 @@ class SagaListConsumer(LiveConsumer):
         self.query = filters.parse(
             {k: v for k, v in params.items() if k != "after"}, filters.LIVE_PARAMS
         )
-        # Rows that arrive while the snapshot is read and sent wait here, then follow it.
+        # Rows that arrive while the snapshot is read and sent wait here, then follow it;
+        # so does the latest count (it may be newer than the snapshot's).
         self.backlog: dict[str, dict[str, Any]] | None = {}
+        self.count_frame: str | None = None
 
     async def snapshot(self) -> None:
         await listfeed.subscribe(self, self.query, self.bulk)  # first: the snapshot misses nothing
@@ -47,6 +49,9 @@ class SagaListConsumer(LiveConsumer):
             rows = list(waiting.values())
             last = max(r["event_id"] for r in rows)
             await self.send_frame({"type": "sagas", "sagas": rows, "last_event_id": last})
+        if self.count_frame is not None:
+            await self.send(text_data=self.count_frame)
+            self.count_frame = None
 
     async def take(self, rows: list[dict[str, Any]], text: str) -> None:
         if self.closed:
@@ -54,6 +59,8 @@ class SagaListConsumer(LiveConsumer):
         if self.backlog is not None:
             for row in rows:
                 self.backlog[row["id"]] = row
+            if not rows:
+                self.count_frame = text
             return
         await self.send(text_data=text)
 
@@ -86,7 +93,10 @@ class SagaListConsumer(LiveConsumer):
                 [payloads.list_row(s, latest[s.id]) for s in matching.only(*SUMMARY_FIELDS)],
                 bulk=self.bulk,
             )
-        return {"rows": first_page, "changed": changed, "behind": behind, "last_event_id": last}
+        data = {"rows": first_page, "changed": changed, "behind": behind, "last_event_id": last}
+        if self.bulk:  # the bulk bar's "all N match", as of now
+            data["matching"] = selection.matching(self.query.saga_filter)
+        return data
 
     def stop(self) -> None:
         if hasattr(self, "query"):

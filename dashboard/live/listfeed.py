@@ -1,15 +1,18 @@
 """The list feed shared by every socket of one process that shows the same filters (with or
 without the bulk tick box): rows are matched, coalesced, rendered and JSON-encoded once per
-burst, then sent to each of them."""
+burst, then sent to each of them. With the bulk bar, the feed also keeps its "all N match"
+count live: recounted after sagas change (any saga: one may have left the filter), at most
+every few seconds."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, Protocol
 
+from channels.db import database_sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 
-from .. import conf, payloads
+from .. import conf, payloads, selection
 from ..filters import ListFilters
 from .hub import hub
 from .throttle import Throttle
@@ -17,7 +20,7 @@ from .throttle import Throttle
 
 class Socket(Protocol):
     async def take(self, rows: list[dict[str, Any]], text: str) -> None:
-        """Send one frame of rows (already encoded as `text`)."""
+        """Send one frame (already encoded as `text`): of rows, or with none, a count."""
 
 
 class SharedFeed:
@@ -28,8 +31,12 @@ class SharedFeed:
         self.sockets: set[Socket] = set()
         self.pending: dict[str, dict[str, Any]] = {}
         self.throttle = Throttle(conf.coalesce_seconds(), self.flush, adaptive=True)
+        self.counter = Throttle(conf.count_refresh_seconds(), self.recount)
+        self.counted: dict[str, Any] | None = None  # the count last sent
 
     def feed(self, message: dict[str, Any]) -> None:
+        if self.bulk and message["sagas"]:
+            self.counter.trigger()
         for row in message["sagas"]:
             if not self.query.matches(row):
                 continue
@@ -49,6 +56,15 @@ class SharedFeed:
         for socket in list(self.sockets):
             await socket.take(rows, text)
 
+    async def recount(self) -> None:
+        figures = await database_sync_to_async(selection.matching)(self.query.saga_filter)
+        if figures == self.counted:
+            return
+        self.counted = figures
+        text = json.dumps({"type": "count", **figures})
+        for socket in list(self.sockets):
+            await socket.take([], text)
+
 
 _feeds: dict[tuple[str, bool], SharedFeed] = {}
 
@@ -60,6 +76,7 @@ async def subscribe(socket: Socket, query: ListFilters, bulk: bool) -> None:
     if feed is None:
         feed = _feeds[key] = SharedFeed(key, query, bulk)
     feed.sockets.add(socket)
+    feed.counted = None  # the newcomer's snapshot counts for itself: the next count goes out
     await hub.join(feed)
 
 
@@ -71,4 +88,5 @@ def unsubscribe(socket: Socket, query: ListFilters, bulk: bool) -> None:
     if not feed.sockets:
         hub.leave(feed)
         feed.throttle.cancel()
+        feed.counter.cancel()
         del _feeds[feed.key]

@@ -7,6 +7,7 @@ from .outbox import outbox
 from .overview import overview
 from .problems import problem_triage, problems
 from .sagas import saga_detail, saga_list
+from .session import session_state
 from .workers import workers, workers_data
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "saga_detail",
     "saga_list",
     "saga_operator",
+    "session_state",
     "workers",
     "workers_data",
 ]

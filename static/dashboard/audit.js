@@ -3,7 +3,7 @@
 // edit the diff that was stored with it. Redrawn from the server's rows, newest first.
 
 import { countChanges, diffTable } from "./diff.js";
-import { dateTime, fill, h } from "./dom.js";
+import { fill, h, timeEl } from "./dom.js";
 
 function trace(entry) {
   if (!entry.trace_id) return "—";
@@ -16,21 +16,21 @@ function rows(entry) {
   const main = h(
     "tr",
     { dataset: { audit: String(entry.id), action: entry.action } },
-    h("td", {}, h("time", { datetime: entry.created_at }, dateTime(entry.created_at))),
+    h("td", {}, timeEl(entry.created_at)),
     h("td", {}, entry.actor),
     h("td", {}, entry.label),
-    h("td", {}, entry.step),
-    h("td", { class: "audit-reason" }, entry.reason || h("span", { class: "muted" }, "—")),
+    h("td", { dataset: { label: "step" } }, entry.step),
+    h("td", { class: "audit-reason wide" }, entry.reason || h("span", { class: "muted" }, "—")),
     h("td", {}, `${entry.status_before} → ${entry.status_after}`),
-    h("td", {}, `${entry.version_before} → ${entry.version_after}`),
-    h("td", {}, entry.outcome),
-    h("td", { class: "audit-trace" }, trace(entry)),
+    h("td", { class: "minor" }, `${entry.version_before} → ${entry.version_after}`),
+    h("td", { class: "minor" }, entry.outcome),
+    h("td", { class: "audit-trace minor" }, trace(entry)),
   );
   if (!entry.input_diff) return [main];
   const diff = h(
     "tr",
     { class: "audit-diff", dataset: { auditDiff: String(entry.id) } },
-    h("td", { colspan: "9" }, diffTable(entry.input_diff, `Input edited: ${countChanges(entry.input_diff)}`)),
+    h("td", { colspan: "9", class: "wide" }, diffTable(entry.input_diff, `Input edited: ${countChanges(entry.input_diff)}`)),
   );
   return [main, diff];
 }

@@ -1,10 +1,10 @@
-// One saga: its timeline (a bar per attempt on one time axis; forward steps in one lane,
-// compensations in their own, in the order they ran), its steps, events and payloads,
-// kept live from the saga's feed.
+// One saga: its timeline (timeline.js), its steps, events and payloads, kept live from the
+// saga's feed.
 
-import { badge, clock, duration, fill, h, pretty, readData, serverNow, syncClock, text } from "./dom.js";
+import { badge, duration, fill, h, pretty, readData, syncClock, text, timeEl } from "./dom.js";
 import { OperatorPanel } from "./actions.js";
 import { LiveSocket } from "./live.js";
+import { attemptMs, drawTimeline, look } from "./timeline.js";
 
 const data = readData("saga-data");
 const state = {
@@ -19,157 +19,8 @@ const state = {
 const ACTIVE = new Set(["running", "compensating"]);
 const timeline = document.getElementById("timeline");
 
-// What a bar looks like: an attempt's status, read in the light of its phase.
-function look(a) {
-  const forward = a.phase === "forward";
-  if (a.status === "succeeded") return forward ? "succeeded" : "compensated";
-  if (a.status === "running" || a.status === "pending") return forward ? "waiting" : "compensating";
-  return a.status;
-}
-
-function ms(iso) {
-  return Date.parse(iso);
-}
-
-function attemptEnd(a) {
-  return a.finished_at ? ms(a.finished_at) : Math.max(serverNow(), ms(a.started_at));
-}
-
-function attemptMs(a) {
-  return a.duration_ms ?? attemptEnd(a) - ms(a.started_at);
-}
-
-function describe(a) {
-  const parts = [`${a.name} · ${a.phase} attempt ${a.attempt}`, look(a), duration(attemptMs(a))];
-  if (a.error_message) parts.push(a.error_message);
-  return parts.join(" · ");
-}
-
-function axis() {
-  let start = ms(state.saga.created_at);
-  let end = start;
-  for (const a of state.attempts.values()) {
-    start = Math.min(start, ms(a.started_at));
-    end = Math.max(end, attemptEnd(a));
-  }
-  for (const e of state.events) end = Math.max(end, ms(e.created_at));
-  if (ACTIVE.has(state.saga.status)) end = Math.max(end, serverNow());
-  return [start, Math.max(end, start + 1000)];
-}
-
-function compensationOrder() {
-  // Compensations in the order they started, then the ones planned but not started yet.
-  const started = [];
-  const attempts = [...state.attempts.values()].filter((a) => a.phase === "compensation");
-  attempts.sort((x, y) => ms(x.started_at) - ms(y.started_at) || x.id - y.id);
-  for (const a of attempts) if (!started.includes(a.name)) started.push(a.name);
-  const plans = state.events.filter((e) => e.type === "compensation_started");
-  const plan = plans.length ? plans[plans.length - 1].payload.plan || [] : [];
-  return [...started, ...plan.filter((name) => !started.includes(name))];
-}
-
-function bar(a, [start, end]) {
-  const span = end - start;
-  const left = (100 * (ms(a.started_at) - start)) / span;
-  const width = Math.max((100 * attemptMs(a)) / span, 0.6);
-  const label = describe(a);
-  return h(
-    "button",
-    {
-      type: "button",
-      class: `bar s-${look(a)}${state.selected === a.id ? " selected" : ""}`,
-      style: { left: `${Math.min(left, 99.4)}%`, width: `${Math.min(width, 100 - Math.min(left, 99.4))}%` },
-      dataset: { id: String(a.id), step: a.name, phase: a.phase, attempt: String(a.attempt), status: look(a) },
-      title: label,
-      "aria-label": label,
-      onclick: () => select(a.id),
-    },
-    `#${a.attempt}`,
-  );
-}
-
-function row(name, phase, index, range) {
-  const attempts = [...state.attempts.values()].filter((a) => a.name === name && a.phase === phase);
-  attempts.sort((x, y) => x.attempt - y.attempt);
-  const kind = state.kinds[name]?.kind ?? "";
-  const prefix = phase === "forward" ? `T${index + 1}` : `C${index + 1}`;
-  return h(
-    "div",
-    { class: "row", dataset: { step: name, phase } },
-    h("div", { class: "label", title: `${name} (${kind || "not in this code's definition"})` }, h("span", { class: "step-no" }, prefix), " ", name),
-    h("div", { class: "track" }, attempts.map((a) => bar(a, range))),
-  );
-}
-
-function operatorRow([start, end]) {
-  const actions = state.events.filter((e) => e.type === "operator_action");
-  if (!actions.length) return null;
-  return h(
-    "div",
-    { class: "row operator-row" },
-    h("div", { class: "label" }, "Operator"),
-    h(
-      "div",
-      { class: "track" },
-      actions.map((e) => {
-        const p = e.payload || {};
-        const label = `${p.action ?? "action"} by ${p.actor ?? e.actor}${p.reason ? ": " + p.reason : ""} at ${clock(e.created_at)} (step ${e.step})`;
-        return h(
-          "button",
-          {
-            type: "button",
-            class: "marker",
-            style: { left: `${(100 * (ms(e.created_at) - start)) / (end - start)}%` },
-            dataset: { event: String(e.id), action: p.action ?? "" },
-            title: label,
-            "aria-label": label,
-            onclick: () => document.querySelector(`tr[data-event="${e.id}"]`)?.scrollIntoView({ block: "center" }),
-          },
-          p.action ?? "action",
-        );
-      }),
-    ),
-  );
-}
-
-function ticks([start, end]) {
-  return h(
-    "div",
-    { class: "row axis", "aria-hidden": "true" },
-    h("div", { class: "label" }),
-    h(
-      "div",
-      { class: "track" },
-      [0, 0.25, 0.5, 0.75, 1].map((f) => h("span", { class: "tick", style: { left: `${100 * f}%` } }, `+${duration(f * (end - start))}`)),
-    ),
-  );
-}
-
 function renderTimeline() {
-  const focused = document.activeElement?.dataset?.id;
-  const range = axis();
-  const index = (name) => state.definition.indexOf(name);
-  const compensations = compensationOrder();
-  fill(
-    timeline,
-    ticks(range),
-    operatorRow(range),
-    h(
-      "div",
-      { class: "lane forward", role: "group", "aria-label": "Forward steps" },
-      h("div", { class: "lane-title" }, "Forward"),
-      state.definition.map((name, i) => row(name, "forward", i, range)),
-    ),
-    compensations.length
-      ? h(
-          "div",
-          { class: "lane compensation", role: "group", "aria-label": "Compensations, in the order they run" },
-          h("div", { class: "lane-title" }, "Compensation"),
-          compensations.map((name) => row(name, "compensation", index(name), range)),
-        )
-      : null,
-  );
-  if (focused) timeline.querySelector(`[data-id="${focused}"]`)?.focus();
+  drawTimeline(timeline, state, { selected: state.selected, onSelect: select });
 }
 
 function select(id) {
@@ -190,10 +41,10 @@ function renderSelected() {
   const facts = [
     ["Status", badge(look(a))],
     ["Kind", state.kinds[a.name]?.kind ?? "—"],
-    ["Started", clock(a.started_at)],
-    ["Finished", a.finished_at ? clock(a.finished_at) : "not yet"],
+    ["Started", timeEl(a.started_at, "clock")],
+    ["Finished", a.finished_at ? timeEl(a.finished_at, "clock") : "not yet"],
     ["Duration", duration(attemptMs(a))],
-    ["Deadline", a.deadline ? clock(a.deadline) : "none"],
+    ["Deadline", a.deadline ? timeEl(a.deadline, "clock") : "none"],
     ["Generation", String(a.generation)],
     ["Idempotency key", h("code", {}, a.idempotency_key)],
   ];
@@ -215,6 +66,15 @@ function summary(attempts) {
   return h("span", {}, badge(look(last)), attempts.length > 1 ? ` ${attempts.length} attempts` : "");
 }
 
+function idempotencyKey(key) {
+  // Every key starts with the saga's id; the rest tells the keys apart, so the id is shown
+  // as "…" (CSS clips it) yet stays in the text: copying the key copies all of it. Full key
+  // on hover too.
+  const prefix = `${state.saga.id}:`;
+  if (!key.startsWith(prefix)) return h("code", { class: "idem-key", title: key }, key);
+  return h("code", { class: "idem-key", title: key }, h("span", { class: "idem-saga" }, state.saga.id), key.slice(prefix.length - 1));
+}
+
 function renderSteps() {
   const all = [...state.attempts.values()];
   const counted = all.some((a) => a.duplicates !== null && a.duplicates !== undefined);
@@ -232,14 +92,14 @@ function renderSteps() {
       return h(
         "tr",
         { dataset: { step: name } },
-        h("td", {}, String(i + 1)),
+        h("td", { class: "minor" }, String(i + 1)),
         h("th", { scope: "row" }, name),
-        h("td", {}, state.kinds[name]?.kind ?? "—"),
-        h("td", {}, summary(forward)),
-        h("td", {}, summary(back)),
-        // Every key starts with the saga's id; the rest tells the keys apart. Full key on hover.
-        h("td", {}, keys.length ? keys.map((k) => h("code", { class: "key", title: k }, k.replace(`${state.saga.id}:`, "…:"))) : "—"),
-        counted ? h("td", { class: "dup" }, String(dups)) : null,
+        h("td", { class: "minor" }, state.kinds[name]?.kind ?? "—"),
+        // Labels and "minor" are for narrow screens, where each row is a card (base.css).
+        h("td", { dataset: { label: "forward" } }, summary(forward)),
+        h("td", { dataset: { label: "compensation" } }, summary(back)),
+        h("td", { class: "idem-keys wide" }, keys.length ? keys.map(idempotencyKey) : "—"),
+        counted ? h("td", { class: "dup minor" }, String(dups)) : null,
       );
     }),
   );
@@ -267,15 +127,15 @@ function eventRow(e) {
   return h(
     "tr",
     { class: e.type === "operator_action" ? "operator" : "", dataset: { event: String(e.id), type: e.type }, hidden: !eventVisible(e) },
-    h("td", {}, String(e.id)),
-    h("td", {}, h("time", { datetime: e.created_at }, clock(e.created_at))),
-    h("td", {}, e.type),
+    h("td", { class: "minor" }, String(e.id)),
+    h("td", {}, timeEl(e.created_at, "clock")),
+    h("td", { class: "event-type" }, e.type),
     h("td", {}, e.step),
-    h("td", {}, e.phase),
-    h("td", {}, e.attempt ?? ""),
+    h("td", { class: "minor" }, e.phase),
+    h("td", { class: "minor" }, e.attempt ?? ""),
     h("td", {}, e.status ? badge(e.status) : ""),
-    h("td", {}, e.actor),
-    h("td", {}, payload ? h("details", {}, h("summary", {}, shortPayload(e)), h("pre", {}, pretty(e.payload))) : ""),
+    h("td", { class: "minor" }, e.actor),
+    h("td", { class: "wide" }, payload ? h("details", {}, h("summary", {}, shortPayload(e)), h("pre", {}, pretty(e.payload))) : ""),
   );
 }
 
@@ -337,6 +197,8 @@ document.addEventListener("keydown", (event) => {
     renderTimeline();
   }
 });
+// Times written as text (the timeline's labels) follow the reader's zone.
+document.addEventListener("sagascope:zone", () => render());
 // Running bars grow with the clock.
 setInterval(() => {
   if (ACTIVE.has(state.saga.status) || [...state.attempts.values()].some((a) => !a.finished_at)) renderTimeline();

@@ -1,6 +1,8 @@
 // Building DOM from data. Every string goes in as a text node or an attribute value, never
 // as markup: saga input, errors and names are shown as the text they are.
 
+import { formatTime } from "./times.js";
+
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
@@ -47,12 +49,18 @@ export function sagaUrl(id) {
   return `/sagas/${encodeURIComponent(id)}/`;
 }
 
+// Times as text, in the zone the reader chose (times.js): "14:05:09.123" and
+// "2026-01-31 14:05:09". A time shown on its own is better a timeEl(): the toggle rewrites it.
 export function clock(iso) {
-  return iso ? iso.slice(11, 23).replace(/\.(\d{3}).*/, ".$1") : "";
+  return formatTime(iso, "clock");
 }
 
 export function dateTime(iso) {
-  return iso ? iso.slice(0, 19).replace("T", " ") : "";
+  return formatTime(iso, "datetime");
+}
+
+export function timeEl(iso, format = "datetime") {
+  return h("time", { datetime: iso, dataset: { format } }, formatTime(iso, format));
 }
 
 export function duration(ms) {

@@ -2,6 +2,7 @@
 
 import { badge, dateTime, duration, fill, h, readData, sagaUrl, text } from "./dom.js";
 import { LiveSocket } from "./live.js";
+import { zoneName } from "./times.js";
 
 const STATUSES = ["running", "compensating", "completed", "compensated", "failed"];
 
@@ -101,7 +102,7 @@ function render(data) {
   sagaList("failed", data.failed, "None: nothing is waiting for an operator.");
   text("failed-count", data.counts.failed ? `(${data.counts.failed})` : "");
   sagaList("stuck", data.stuck, "None.", (s) => `no change for ${duration(1000 * s.idle_seconds)} at ${s.current_step ?? "?"}`);
-  text("generated", dateTime(data.generated_at) + " UTC");
+  text("generated", `${dateTime(data.generated_at)} ${zoneName()}`);
 }
 
 const initial = readData("overview-data");

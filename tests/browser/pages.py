@@ -71,8 +71,10 @@ def add_user(stack, username: str, superuser: bool) -> None:
     )
 
 
-def page_as(browser, stack, username: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def page_as(browser, stack, username: str, **options):
+    """A page logged in as `username`, in a browser context made with `options` (Playwright's
+    new_context: viewport, timezone_id, ...)."""
+    context = browser.new_context(**{"viewport": {"width": 1400, "height": 900}, **options})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -98,3 +100,28 @@ def wait_for_sagas(stack, saga_type: str, status: str, n: int, timeout: float = 
     while count_sagas(stack, saga_type, status) < n:
         assert time.monotonic() < deadline, f"fewer than {n} {saga_type} sagas are {status}"
         time.sleep(0.25)
+
+
+def age_history(stack, saga_id: str, minutes: float) -> None:
+    """Move everything the saga has done so far `minutes` into the past: as if the operator
+    arrived that long after it stopped."""
+    stack.manage(
+        "shell",
+        "-c",
+        "from datetime import timedelta\n"
+        "from django.db.models import F\n"
+        "from sagas.models import SagaEvent, SagaInstance, StepAttempt\n"
+        f"shift = timedelta(minutes={minutes!r})\n"
+        f"saga = SagaInstance.objects.get(id={saga_id!r})\n"
+        "StepAttempt.objects.filter(saga=saga).update(started_at=F('started_at') - shift, "
+        "finished_at=F('finished_at') - shift, deadline=F('deadline') - shift)\n"
+        "SagaEvent.objects.filter(saga=saga).update(created_at=F('created_at') - shift)\n"
+        "SagaInstance.objects.filter(id=saga.id).update(created_at=F('created_at') - shift)\n",
+    )
+
+
+def wait_for_status(stack, saga_id: str, status: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while stack.saga(saga_id)["status"] != status:
+        assert time.monotonic() < deadline, f"saga {saga_id} never became {status}"
+        time.sleep(0.2)

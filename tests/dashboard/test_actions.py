@@ -332,7 +332,9 @@ def test_the_diff_preview_is_the_service_layers_diff(staff_client):
     assert same["changes"] == [] and "same as the current one" in same["problem"]
 
 
-def test_retry_with_edited_input_stores_the_diff_and_the_page_shows_it(staff_client, settings):
+def test_retry_with_edited_input_stores_the_diff_and_the_page_shows_it(
+    staff_client, settings, monkeypatch
+):
     settings.JAEGER_UI_URL = "http://jaeger.example:16686"
     saga = make("failed_compensating")
     works["refund"] = True
@@ -346,6 +348,8 @@ def test_retry_with_edited_input_stores_the_diff_and_the_page_shows_it(staff_cli
         {"path": "carrier", "op": "added", "before": None, "after": "backup"}
     ]
     assert SagaInstance.objects.get(id=saga.id).input == edited
+    # Set after the action's span: the page reads it, no provider is made with it.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     panel = embedded(staff_client.get(reverse("saga-detail", args=[saga.id])), "operator-data")
     entry = panel["audit"][0]
     assert entry["input_diff"] == record.detail["input_diff"]

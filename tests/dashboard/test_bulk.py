@@ -78,7 +78,7 @@ def test_the_list_counts_every_saga_the_filter_matches_not_only_the_page(staff_c
 def test_past_count_shown_the_bulk_bar_says_more_and_the_preview_counts_exactly(
     staff_client, monkeypatch
 ):
-    monkeypatch.setattr("dashboard.views.sagas.COUNT_SHOWN", 2)  # stands in for 1,000
+    monkeypatch.setattr("dashboard.selection.COUNT_SHOWN", 2)  # stands in for 1,000
     failed(3)
     html = staff_client.get(reverse("saga-list"), {"status": "failed"}).content.decode()
     assert re.search(r'<strong id="bulk-matching">2\+</strong> sagas that match', html)

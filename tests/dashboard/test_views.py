@@ -190,16 +190,8 @@ def test_detail_embeds_attempts_kinds_events_and_payloads(staff_client):
     assert failed["duplicates"] == getattr(row, "duplicates", None)
     assert data["events"][-1]["type"] == "saga_compensated"
     assert data["last_event_id"] == data["events"][-1]["id"]
-    saga.refresh_from_db()  # every saga has a trace; the page links it
-    assert data["trace_url"] == f"http://localhost:16686/trace/{saga.trace_id}"
-
-
-def test_the_trace_link_appears_when_the_saga_has_a_trace(staff_client, settings):
-    settings.JAEGER_UI_URL = "http://jaeger.example:16686/"
-    saga = start("ledger", {})
-    SagaInstance.objects.filter(id=saga.id).update(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
-    html = staff_client.get(reverse("saga-detail", args=[saga.id])).content.decode()
-    assert 'href="http://jaeger.example:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736"' in html
+    saga.refresh_from_db()  # every saga has a trace (linked only if exported: test_traces.py)
+    assert data["trace_id"] == saga.trace_id and len(saga.trace_id) == 32
 
 
 def test_the_overview_embeds_counts_and_the_sagas_needing_an_operator(staff_client, settings):
