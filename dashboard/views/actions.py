@@ -29,7 +29,7 @@ from sagas.services.start import validate_input
 from sagas.storable import MAX_DEPTH, json_problem
 
 from .. import operator
-from ..refusals import Refusal, json_refusal, message_of, status_of, wants_json
+from ..refusals import INVALID, Refusal, json_refusal, message_of, status_of, wants_json
 from .sagas import detail_context
 
 EDIT = "retry_with_input"
@@ -90,22 +90,22 @@ def parse_input(text: str) -> dict[str, Any]:
         value = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise Refusal(
-            400,
+            INVALID,
             f"The new input is nested too deeply to read; an input may be {MAX_DEPTH} levels deep.",
             "input",
         ) from None
     except json.JSONDecodeError as exc:
         raise Refusal(
-            400,
+            INVALID,
             f"The new input is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
             "input",
         ) from None
     except ValueError as exc:
-        raise Refusal(400, f"The new input is not valid JSON: {exc}.", "input") from None
+        raise Refusal(INVALID, f"The new input is not valid JSON: {exc}.", "input") from None
     if not isinstance(value, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
         raise Refusal(
-            400,
+            INVALID,
             "The new input must be a JSON object ({...}), not "
             f"{kind.get(type(value), 'a number')}.",
             "input",
@@ -114,7 +114,7 @@ def parse_input(text: str) -> dict[str, Any]:
     # the service layer would refuse is refused at the door, as the API's parser does.
     problem = json_problem(value, "input")
     if problem:
-        raise Refusal(400, f"The new input cannot be used: {problem}.", "input")
+        raise Refusal(INVALID, f"The new input cannot be used: {problem}.", "input")
     return value
 
 
@@ -131,9 +131,8 @@ def _perform(request: HttpRequest, saga_id: UUID, action: str) -> tuple[Any, Ope
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
-        raise Refusal(
-            400, "The form lost the saga's version; reload the page and decide again.", "version"
-        ) from None
+        lost = "The form lost the saga's version; reload the page and decide again."
+        raise Refusal(INVALID, lost, "version") from None
     reason = request.POST.get("reason", "")
     new_input = parse_input(request.POST.get("input", "")) if ACTIONS[action].edits_input else None
     return perform(

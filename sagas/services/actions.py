@@ -96,8 +96,6 @@ class SagaNotFound(SagaError):
 class ReasonTooLong(ReasonRequired):
     """The reason is longer than an operator action's reason may be; shorten it."""
 
-    field = "reason"  # the dashboard's answer names the field, so its page marks the box
-
 
 def perform(
     saga_id: uuid.UUID | str,
