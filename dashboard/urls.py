@@ -21,6 +21,7 @@ urlpatterns = [
     path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
     path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
     path("outbox/", views.outbox, name="outbox"),
+    path("outbox/dead/", views.dead_letters, name="dead-letters"),
     path("problems/", views.problems, name="problems"),
     path(
         "problems/<int:problem_id>/<str:action>/",

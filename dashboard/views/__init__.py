@@ -3,7 +3,7 @@
 from .actions import input_diff, saga_action, saga_operator
 from .alerts import alerts
 from .bulk import bulk_operation, bulk_operations, bulk_preview, bulk_progress, bulk_start
-from .outbox import outbox
+from .outbox import dead_letters, outbox
 from .overview import overview
 from .problems import problem_triage, problems
 from .sagas import saga_detail, saga_list
@@ -16,6 +16,7 @@ __all__ = [
     "bulk_preview",
     "bulk_progress",
     "bulk_start",
+    "dead_letters",
     "input_diff",
     "outbox",
     "overview",
