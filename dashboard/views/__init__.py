@@ -1,6 +1,6 @@
 """The dashboard's pages. Each renders its first state; its script then goes live."""
 
-from .actions import input_diff, saga_action, saga_operator
+from .actions import input_diff, saga_action, saga_operator, saga_restart
 from .alerts import alerts
 from .bulk import bulk_operation, bulk_operations, bulk_preview, bulk_progress, bulk_start
 from .outbox import dead_letters, outbox
@@ -26,6 +26,7 @@ __all__ = [
     "saga_detail",
     "saga_list",
     "saga_operator",
+    "saga_restart",
     "workers",
     "workers_data",
 ]

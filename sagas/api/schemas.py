@@ -52,6 +52,15 @@ class ActionIn(Schema):
     )
 
 
+class RestartIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    input: dict[str, Any] = Field(description="the new saga's input")
+    reason: str = Field(
+        max_length=MAX_REASON, description="why, for the audit trail (422 when empty)"
+    )
+
+
 class ErrorOut(Schema):
     type: str
     message: str

@@ -66,8 +66,9 @@ def apply(definition: type[Saga], state: SagaState, event: object) -> Transition
     return handler(definition, state, event)
 
 
-def start(saga_id: str, definition: type[Saga], now: Any) -> Transition:
-    """The state of a new saga, due at once."""
+def start(saga_id: str, definition: type[Saga], now: Any, restarted_from: str = "") -> Transition:
+    """The state of a new saga, due at once; `restarted_from` names the saga an operator
+    started it again from (see sagas/services/restart.py)."""
     state = SagaState(
         saga_id=saga_id,
         status=SagaStatus.RUNNING,
@@ -75,6 +76,8 @@ def start(saga_id: str, definition: type[Saga], now: Any) -> Transition:
         next_run_at=now,
     )
     payload = {"steps": list(state.definition_steps), "fingerprint": definition.fingerprint()}
+    if restarted_from:
+        payload["restarted_from"] = restarted_from
     return Transition(state, (Record(EventType.SAGA_STARTED, payload=payload),))
 
 

@@ -29,6 +29,15 @@ export class InputEditor {
     this.check();
   }
 
+  // Check the same text against another endpoint (the other choice of the dialog).
+  useUrl(url) {
+    if (url === this.url) return;
+    this.url = url;
+    this.verdict = null;
+    this.onChange();
+    this.check();
+  }
+
   stop() {
     clearTimeout(this.timer);
     this.asked += 1;

@@ -270,6 +270,7 @@ def test_openapi_schema_lists_every_operation():
         "/api/sagas",
         "/api/sagas/{saga_id}",
         "/api/sagas/{saga_id}/{action}",
+        "/api/sagas/{saga_id}/restart",
         "/api/replies",
         "/api/bulk/preview",
         "/api/bulk",

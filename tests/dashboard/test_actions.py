@@ -92,7 +92,8 @@ def test_the_page_offers_only_what_the_state_allows_and_says_what_it_will_do(sta
     response = staff_client.get(reverse("saga-detail", args=[saga.id]))
     panel = embedded(response, "operator-data")
     offered = {a["name"]: a for a in panel["actions"]}
-    assert set(offered) == {"retry", "resume", "skip", "retry_with_input"}
+    # ... and, beside the edit of this saga, a new saga with the edited input
+    assert set(offered) == {"retry", "resume", "skip", "retry_with_input", "restart"}
     assert offered["retry"]["effect"].startswith("runs the compensation of step 1 (charge) again")
     assert offered["retry"]["url"] == reverse("saga-action", args=[saga.id, "retry"])
     assert offered["skip"]["needs_reason"] and not offered["retry"]["needs_reason"]
