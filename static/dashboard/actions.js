@@ -141,7 +141,7 @@ export class OperatorPanel {
     text(
       "dialog-reason-label",
       action.new_saga
-        ? "Reason (required: the audit trails of both sagas keep it)"
+        ? "Reason (required: this saga's audit trail keeps it, with the new saga)"
         : action.needs_reason
           ? "Reason (required: this overrides the orchestrator, and the audit trail keeps it)"
           : "Reason (optional; the audit trail keeps it)",

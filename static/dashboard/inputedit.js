@@ -73,7 +73,8 @@ export class InputEditor {
       fill(this.table.querySelector("tbody"), diffRows(changes));
       this.table.hidden = changes.length === 0;
       this.verdict = { ok: !problem, text: value };
-      this.say(problem || `${countChanges(changes)} against the current input, listed below.`, problem ? "bad" : "ok");
+      const said = changes.length ? `${countChanges(changes)} against the current input, listed below.` : "The same input as this saga's.";
+      this.say(problem || said, problem ? "bad" : "ok");
     }
     this.onChange();
   }
