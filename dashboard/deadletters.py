@@ -18,10 +18,10 @@ DEAD = OutboxMessage.Status.DEAD
 
 # What a dead letter is and what to do about it, said once: the outbox page and this one.
 WHAT = (
-    "A dead letter is a message set aside for good, never to be delivered or applied: a "
-    "command whose attempt timed out before delivery (the saga's retry sends a new one, with "
-    "the same idempotency key), or an answer from a participant that was malformed, "
-    "misaddressed or could not be applied. Nothing re-sends it."
+    "A dead letter is a message set aside for good, never sent or applied again: a command "
+    "whose attempt timed out first (the saga's retry sends a new one, with the same "
+    "idempotency key), or an answer from a participant that was malformed, misaddressed or "
+    "could not be applied. Nothing re-sends it."
 )
 TODO = (
     "What to do: read the reason; fix its cause (the participant, its replies, its URL or "
