@@ -13,9 +13,10 @@ from django.urls import reverse
 
 from sagas import serializers
 from sagas.models import OperatorAction, SagaInstance
-from sagas.services import bulk
+from sagas.services import bulk, restart
 from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, permitted
 from sagas.services.actors import Actor
+from sagas.statuses import SagaStatus
 
 from . import conf
 
@@ -26,6 +27,13 @@ LABELS = {
     "cancel": "Cancel",
     "skip": "Skip step",
     "retry_with_input": "Retry with edited input",
+    "restart": "Start a new saga with edited input",
+}
+# What "finish compensating" means for a saga the operator cannot retry now.
+FINISH = {
+    SagaStatus.COMPENSATING: "nothing to press: this saga goes on undoing its steps by itself",
+    SagaStatus.COMPENSATED: "nothing left: this saga is compensated already, and an edited "
+    "input would change nothing in it",
 }
 AUDIT_ROWS = 50
 
@@ -39,7 +47,8 @@ def offered(saga: SagaInstance, user: Any) -> tuple[list[dict[str, Any]], list[d
     in words (so the confirmation says exactly what the service layer will then do); and
     the ones the user may take but the state does not allow, each with why not."""
     allowed, unavailable = [], []
-    for name in permitted(Actor.of_user(user)):
+    actor = Actor.of_user(user)
+    for name in permitted(actor):
         effect = effect_of(saga, name)
         spec = ACTIONS[name]
         if not effect.allowed:
@@ -54,9 +63,49 @@ def offered(saga: SagaInstance, user: Any) -> tuple[list[dict[str, Any]], list[d
                 "needs_reason": spec.needs_reason,
                 "edits_input": spec.edits_input,
                 "url": reverse("saga-action", args=[saga.id, name]),
+                "diff_url": reverse("saga-input-diff", args=[saga.id]),
             }
         )
+    if restart.may(actor):
+        again = restart.effect(saga)
+        if again.allowed:
+            allowed.append(restart_action(saga, again.text))
+        else:
+            unavailable.append({"name": "restart", "label": label("restart"), "why": again.text})
     return allowed, unavailable
+
+
+def restart_action(saga: SagaInstance, effect: str) -> dict[str, Any]:
+    """Starting again, offered with "retry with edited input" as the other choice of one
+    dialog: `finish` says what finishing the compensation means when that cannot be
+    pressed now."""
+    return {
+        "name": "restart",
+        "label": label("restart"),
+        "summary": restart.SUMMARY,
+        "effect": effect,
+        "needs_reason": True,
+        "edits_input": True,
+        "new_saga": True,
+        "saga_type": saga.saga_type,
+        "finish": FINISH.get(SagaStatus(saga.status), ""),
+        "url": reverse("saga-restart", args=[saga.id]),
+        # The same input again is fine here: a new saga starts from it.
+        "diff_url": reverse("saga-input-diff", args=[saga.id]) + "?for=restart",
+    }
+
+
+def links(saga: SagaInstance) -> dict[str, Any]:
+    """The sagas this one was started again from and as, with their pages."""
+    found = restart.links(saga)
+
+    def page(saga_id: str | None) -> dict[str, str] | None:
+        return {"id": saga_id, "url": reverse("saga-detail", args=[saga_id])} if saga_id else None
+
+    return {
+        "restarted_from": page(found["restarted_from"]),
+        "restarted_as": [page(i) for i in found["restarted_as"] if i],
+    }
 
 
 def audit_entry(record: OperatorAction) -> dict[str, Any]:
@@ -65,6 +114,7 @@ def audit_entry(record: OperatorAction) -> dict[str, Any]:
         **({} if conf.traces_exported() else {"trace_url": None}),  # no dead Jaeger link
         "label": label(record.action),
         "input_diff": (record.detail or {}).get("input_diff"),
+        "new_saga": (record.detail or {}).get("new_saga"),
     }
 
 
@@ -82,6 +132,7 @@ def panel(saga: SagaInstance, user: Any) -> dict[str, Any]:
         "actions": actions,
         "unavailable": unavailable,
         "audit": [audit_entry(r) for r in audit[:AUDIT_ROWS]],
+        "links": links(saga),
         "max_reason": MAX_REASON,
         "urls": {
             "refresh": reverse("saga-operator", args=[saga.id]),

@@ -13,6 +13,8 @@ from sagas.messaging import circuits
 from sagas.models import OutboxMessage
 from sagas.serializers import iso, outbox_message
 
+from . import deadletters
+
 LISTED = 100
 DEAD_LISTED = 20
 
@@ -42,10 +44,14 @@ def compute(now: datetime | None = None) -> dict[str, Any]:
         "messages": [outbox_message(m) for m in pending.order_by("created_at", "id")[:LISTED]],
         # Newest first: a poison message or a refused answer shows here with its reason.
         "dead_letters": [
-            {**outbox_message(m), "sender": m.sender}
-            for m in OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).order_by("-id")[
-                :DEAD_LISTED
-            ]
+            {**letter, "created_at": iso(letter["created_at"]), "dead_at": iso(letter["dead_at"])}
+            for letter in deadletters.describe(
+                list(
+                    OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).order_by("-id")[
+                        :DEAD_LISTED
+                    ]
+                )
+            )
         ],
         "circuits": circuits.describe_all(now),
     }

@@ -1,6 +1,7 @@
-"""The overview's figures: counts by status, the last hour per minute, failure rate and p95
-duration per saga type, and the sagas that need an operator. Every query is served by an
-index (see sagas/migrations/0004_dashboard_indexes.py), so it stays fast at a million sagas."""
+"""The overview's figures: counts by status, the last hour per minute and per saga type
+(refusals, failures and sagas stopped for an operator apart, and p95 duration), and the
+sagas that need an operator. Every query is served by an index (see
+sagas/migrations/0004_dashboard_indexes.py), so it stays fast at a million sagas."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Value
 from django.db.models.functions import TruncMinute
 
 from sagas.engine.leases import database_now
 from sagas.models import SagaEvent, SagaInstance
 from sagas.registry import registry
 from sagas.serializers import SUMMARY_FIELDS, iso
-from sagas.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, SagaStatus
+from sagas.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, CompensationCause, SagaStatus
 
 from . import conf, payloads, problems
 
@@ -35,13 +36,15 @@ def compute(now: datetime | None = None) -> dict[str, Any]:
         dict(rows.filter(status__in=open_statuses).values_list("status").annotate(n=Count("*")))
     )
     counts.update(terminal_counts.get(now))
+    minutes, types = _window(start, now)
     return {
         "generated_at": iso(now),
         "last_event_id": SagaEvent.objects.aggregate(m=Max("id"))["m"] or 0,
         "counts": counts,
         "total": sum(counts.values()),
-        "minutes": _per_minute(start, now),
-        "types": _per_type(start),
+        "minutes": minutes,
+        "last_hour": {k: sum(m[k] for m in minutes) for k in ("started", *OUTCOMES)},
+        "types": types,
         "failed": [payloads.list_row(s) for s in _failed()],
         "stuck": _stuck(now),
         "problems": problems.top_open(),
@@ -107,12 +110,33 @@ def cached(max_age: float) -> dict[str, Any]:
         return data
 
 
-def _per_minute(start: datetime, now: datetime) -> list[dict[str, Any]]:
+# What became of a saga that ended, as the overview counts it: a refusal (the business said
+# no: a declined card) is not a failure (a step ran out of retries or timed out).
+OUTCOMES = ("completed", "refused", "errors", "cancelled", "failed")
+CAUSES = {
+    CompensationCause.REFUSAL: "refused",
+    CompensationCause.OPERATOR: "cancelled",
+    CompensationCause.FAILURE: "errors",
+    CompensationCause.NONE: "errors",  # compensated before causes were recorded
+}
+
+
+def outcome(status: str, cause: str) -> str | None:
+    if status == SagaStatus.COMPLETED:
+        return "completed"
+    if status == SagaStatus.COMPENSATED:
+        return CAUSES.get(cause, "errors")
+    return "failed" if status == SagaStatus.FAILED else None
+
+
+def _window(start: datetime, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The last hour per minute and per saga type, from three grouped queries: sagas started
+    (created_at), ended (finished_at, saga_finished_idx) and failed (status, updated_at:
+    saga_status_updated_idx; a failed saga has no finish time, it waits for an operator)."""
     minutes: dict[datetime, dict[str, Any]] = {}
     slot = start
     while slot <= now:
-        minutes[slot] = {"minute": iso(slot), "started": 0, "completed": 0}
-        minutes[slot]["compensated"] = 0
+        minutes[slot] = {"minute": iso(slot), "started": 0, **dict.fromkeys(OUTCOMES, 0)}
         slot += timedelta(minutes=1)
     started = (
         SagaInstance.objects.filter(created_at__gte=start)
@@ -124,54 +148,51 @@ def _per_minute(start: datetime, now: datetime) -> list[dict[str, Any]]:
     for minute, n in started:
         if minute in minutes:
             minutes[minute]["started"] = n
+    types: dict[str, dict[str, int]] = {}
     ended = (
         SagaInstance.objects.filter(finished_at__gte=start)
         .annotate(m=TruncMinute("finished_at"))
         .order_by()
-        .values_list("m", "status")
+        .values_list("m", "saga_type", "status", "compensation_cause")
         .annotate(n=Count("id"))
     )
-    for minute, status, n in ended:
-        if minute in minutes and status in ("completed", "compensated"):
-            minutes[minute][status] = n
-    return list(minutes.values())
-
-
-def _per_type(start: datetime) -> list[dict[str, Any]]:
-    """Sagas that ended in the window, per type: how many of each outcome, the share that
-    did not complete, and the p95 start-to-finish duration."""
-    outcomes: dict[str, dict[str, int]] = {}
-    ended = (
-        SagaInstance.objects.filter(finished_at__gte=start)
-        .order_by()
-        .values_list("saga_type", "status")
-        .annotate(n=Count("id"))
-    )
-    for saga_type, status, n in ended:
-        outcomes.setdefault(saga_type, {})[status] = n
-    # A failed saga has no finish time: it waits for an operator since its last change.
     failed = (
         SagaInstance.objects.filter(status=SagaStatus.FAILED, updated_at__gte=start)
+        .annotate(m=TruncMinute("updated_at"), cause=Value(""))
         .order_by()
-        .values_list("saga_type")
+        .values_list("m", "saga_type", "status", "cause")
         .annotate(n=Count("id"))
     )
-    for saga_type, n in failed:
-        outcomes.setdefault(saga_type, {})["failed"] = n
+    for minute, saga_type, status, cause, n in [*ended, *failed]:
+        kind = outcome(status, cause)
+        if kind is None:
+            continue
+        if minute in minutes:
+            minutes[minute][kind] += n
+        counts = types.setdefault(saga_type, dict.fromkeys(OUTCOMES, 0))
+        counts[kind] += n
+    for row in minutes.values():
+        row["compensated"] = row["refused"] + row["errors"] + row["cancelled"]
+    return list(minutes.values()), _per_type(start, types)
+
+
+def _per_type(start: datetime, outcomes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Sagas that ended in the window, per type: how many of each outcome, the share that
+    failed (errors, timeouts, or stopped for an operator) and the share refused, apart, and
+    the p95 start-to-finish duration."""
     p95 = _p95_seconds(start)
     table = []
     for saga_type in sorted(set(outcomes) | set(registry.names())):
-        seen = outcomes.get(saga_type, {})
-        completed, compensated = seen.get("completed", 0), seen.get("compensated", 0)
-        failed_n = seen.get("failed", 0)
-        ended_n = completed + compensated + failed_n
+        seen = outcomes.get(saga_type, dict.fromkeys(OUTCOMES, 0))
+        ended = sum(seen.values())
         table.append(
             {
                 "type": saga_type,
-                "completed": completed,
-                "compensated": compensated,
-                "failed": failed_n,
-                "failure_rate": (compensated + failed_n) / ended_n if ended_n else None,
+                **seen,
+                "compensated": seen["refused"] + seen["errors"] + seen["cancelled"],
+                "ended": ended,
+                "failure_rate": (seen["errors"] + seen["failed"]) / ended if ended else None,
+                "refusal_rate": seen["refused"] / ended if ended else None,
                 "p95_seconds": p95.get(saga_type),
             }
         )

@@ -1,7 +1,8 @@
 """Why the service layer refused an operator, as an HTTP status and a sentence to show.
 
 The pages' scripts read the status (409: the saga's state or version does not allow it;
-403: no permission) and show the sentence as it is.
+403: no permission; 422: a field of the action is invalid: its reason, its input, the
+version it was decided on, as the API answers) and show the sentence as it is.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from sagas.exceptions import (
 )
 from sagas.services.actions import SagaNotFound, UnknownAction
 
+# A request the server read, one of whose fields is invalid: the API's status for it too.
+INVALID = 422
+
 STATUSES: list[tuple[type[Exception], int]] = [
     (PermissionDenied, 403),
     (ActionNotAllowed, 409),  # StaleVersion included: the saga changed under the operator
     (SagaNotFound, 404),
     (UnknownAction, 404),
-    (ReasonRequired, 400),
-    (InvalidSagaInput, 400),
+    (ReasonRequired, INVALID),
+    (InvalidSagaInput, INVALID),
     (SagaError, 400),
 ]
 

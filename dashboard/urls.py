@@ -14,6 +14,7 @@ urlpatterns = [
     # Before the action route, whose <action> would otherwise take these names.
     path("sagas/<uuid:saga_id>/operator/", views.saga_operator, name="saga-operator"),
     path("sagas/<uuid:saga_id>/input-diff/", views.input_diff, name="saga-input-diff"),
+    path("sagas/<uuid:saga_id>/restart/", views.saga_restart, name="saga-restart"),
     path("sagas/<uuid:saga_id>/<str:action>/", views.saga_action, name="saga-action"),
     path("bulk/", views.bulk_operations, name="bulk-list"),
     path("bulk/preview/", views.bulk_preview, name="bulk-preview"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("bulk/<int:operation_id>/", views.bulk_operation, name="bulk-operation"),
     path("bulk/<int:operation_id>/progress/", views.bulk_progress, name="bulk-progress"),
     path("outbox/", views.outbox, name="outbox"),
+    path("outbox/dead/", views.dead_letters, name="dead-letters"),
     path("problems/", views.problems, name="problems"),
     path(
         "problems/<int:problem_id>/<str:action>/",

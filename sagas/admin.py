@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from sagas.exceptions import SagaError
@@ -80,6 +80,15 @@ class OperatorActionInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+def dashboard_url(saga_id: Any) -> str:
+    """The saga's page in the dashboard, if the project mounts the dashboard (sagas is an
+    app of its own: a project without the dashboard gets no link)."""
+    try:
+        return reverse("saga-detail", args=[uuid.UUID(str(saga_id))])
+    except (NoReverseMatch, ValueError):
+        return ""
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_REASON)
 
@@ -108,6 +117,7 @@ class SagaAdmin(admin.ModelAdmin):
         "version",
         "created_at",
         "updated_at",
+        "dashboard_link",
     )
     list_filter = ("saga_type", "status", "created_at")
     search_fields = ("correlation_id",)
@@ -139,6 +149,22 @@ class SagaAdmin(admin.ModelAdmin):
     @admin.display(description="current step")
     def current_step_name(self, obj: SagaInstance) -> str:
         return f"{obj.current_step_name or '-'} ({obj.phase})"
+
+    @admin.display(description="dashboard")
+    def dashboard_link(self, obj: SagaInstance) -> str:
+        url = dashboard_url(obj.pk)
+        return format_html('<a href="{}">open</a>', url) if url else "-"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The saga's page in the dashboard: its timeline, its live state, its actions.
+        extra_context = {**(extra_context or {}), "dashboard_url": dashboard_url(object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     # One has_<codename>_permission per action permission, as admin actions expect.
     def _may(self, request: HttpRequest, codename: str) -> bool:

@@ -37,6 +37,8 @@ class StaleVersion(ActionNotAllowed):
 class ReasonRequired(SagaError):
     """This action overrides the orchestrator, so it needs a reason."""
 
+    field = "reason"  # the faces name it: the API in its errors, the dashboard's box
+
 
 class BusinessError(SagaError):
     """The step was refused for a business reason; it is not retried, the saga compensates."""

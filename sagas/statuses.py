@@ -26,6 +26,17 @@ ACTIVE_STATUSES = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
 TERMINAL_STATUSES = (SagaStatus.COMPLETED, SagaStatus.COMPENSATED)
 
 
+class CompensationCause(models.TextChoices):
+    """Why a saga compensated, set when its compensation starts and kept after: a refusal is
+    the business saying no (a declined card), not something broken; the overview counts
+    each apart."""
+
+    NONE = "", "Did not compensate"
+    REFUSAL = "refusal", "Refused: a step's business error"
+    FAILURE = "failure", "Failed: a step ran out of retries or timed out"
+    OPERATOR = "operator", "An operator compensated or cancelled it"
+
+
 class Phase(models.TextChoices):
     FORWARD = "forward", "Forward"
     COMPENSATION = "compensation", "Compensation"

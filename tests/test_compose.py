@@ -1,7 +1,9 @@
 """docker-compose.yml cannot run here (no Docker engine), so check what can be checked:
 it parses, every app command exists in the project, every participant it runs is defined,
 every variable it sets is one the project (or the OpenTelemetry SDK) reads, and the secrets
-come from the environment with no default, checked before anything starts."""
+come from the environment with no default, checked before anything starts; one service
+builds the image the others run; every service has a restart policy and waits for what it
+needs to be healthy; the operator login is made by a one-shot service, not by hand."""
 
 from __future__ import annotations
 
@@ -22,8 +24,13 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+IMAGE = "sagascope:local"
+ONE_SHOTS = {"migrate", "createoperator"}
+
+
 def app_services() -> dict[str, dict]:
-    return {name: s for name, s in compose()["services"].items() if "build" in s}
+    """The services that run the application's image."""
+    return {name: s for name, s in compose()["services"].items() if s.get("image") == IMAGE}
 
 
 def test_it_parses_and_has_the_stack():
@@ -40,6 +47,7 @@ def test_it_parses_and_has_the_stack():
         "payment",
         "shipping",
         "email",
+        "createoperator",
     } <= set(services)
     assert (ROOT / "Dockerfile").exists()
     assert {"4317:4317", "4318:4318", "16686:16686"} <= set(services["jaeger"]["ports"])
@@ -123,3 +131,54 @@ def test_the_stack_checks_its_secrets_before_it_migrates_or_starts():
             assert service["depends_on"]["migrate"] == {
                 "condition": "service_completed_successfully"
             }, name
+
+
+def test_one_service_builds_the_image_the_others_run():
+    services = compose()["services"]
+    builders = [name for name, service in services.items() if "build" in service]
+    assert builders == ["migrate"]
+    assert services["migrate"]["image"] == IMAGE
+    assert services["migrate"]["pull_policy"] == "build"
+    apps = app_services()
+    assert {"web", "worker", "relay", "inventory", "payment", "shipping", "email"} <= set(apps)
+    for name, service in apps.items():
+        if name != "migrate":
+            # A local image: looking for it in a registry would fail, or find someone else's.
+            assert service["pull_policy"] == "never", name
+
+
+def test_every_service_has_a_restart_policy():
+    for name, service in compose()["services"].items():
+        expected = "no" if name in ONE_SHOTS else "unless-stopped"
+        assert service.get("restart") == expected, name
+
+
+def test_everyone_waits_for_a_healthy_database_and_what_else_it_needs():
+    services = compose()["services"]
+    healthy = {"condition": "service_healthy"}
+    for name in ("postgres", "redis", "web"):
+        assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    for name, service in app_services().items():
+        assert service["depends_on"]["postgres"] == healthy, name
+        if name not in ONE_SHOTS:
+            assert service["depends_on"]["redis"] == healthy, name
+    # shipping posts its replies to web's /api/replies, so it waits until web answers
+    shipping = services["shipping"]
+    reply_url = shipping["command"][shipping["command"].index("--reply-url") + 1]
+    assert reply_url == "http://web:8000/api/replies"
+    assert shipping["depends_on"]["web"] == healthy
+    # Nothing else the web serves is needed to start; nothing waits on web by mistake.
+    waiting_on_web = {n for n, s in services.items() if "web" in s.get("depends_on", {})}
+    assert waiting_on_web == {"shipping"}
+
+
+def test_the_operator_login_is_made_by_a_one_shot_service():
+    service = compose()["services"]["createoperator"]
+    assert commands_of(service) == [["python", "manage.py", "create_operator", "operator"]]
+    assert service["restart"] == "no"
+    password = service["environment"]["SAGASCOPE_OPERATOR_PASSWORD"]
+    assert re.fullmatch(r"\$\{SAGASCOPE_OPERATOR_PASSWORD:\?[^}]+\}", password), password
+    assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    readme = (ROOT / "README.md").read_text()
+    assert "SAGASCOPE_OPERATOR_PASSWORD" in readme and "createsuperuser" not in readme

@@ -1,9 +1,9 @@
 """The dashboard's pages. Each renders its first state; its script then goes live."""
 
-from .actions import input_diff, saga_action, saga_operator
+from .actions import input_diff, saga_action, saga_operator, saga_restart
 from .alerts import alerts
 from .bulk import bulk_operation, bulk_operations, bulk_preview, bulk_progress, bulk_start
-from .outbox import outbox
+from .outbox import dead_letters, outbox
 from .overview import overview
 from .problems import problem_triage, problems
 from .sagas import saga_detail, saga_list
@@ -17,6 +17,7 @@ __all__ = [
     "bulk_preview",
     "bulk_progress",
     "bulk_start",
+    "dead_letters",
     "input_diff",
     "outbox",
     "overview",
@@ -26,6 +27,7 @@ __all__ = [
     "saga_detail",
     "saga_list",
     "saga_operator",
+    "saga_restart",
     "session_state",
     "workers",
     "workers_data",

@@ -18,10 +18,12 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from sagas.exceptions import SagaError
 from sagas.models import OperatorAction, SagaInstance
+from sagas.services import restart
 from sagas.services.actions import ACTIONS, authorize, definition_of, perform
 from sagas.services.actors import Actor
 from sagas.services.jsondiff import diff
@@ -29,7 +31,7 @@ from sagas.services.start import validate_input
 from sagas.storable import MAX_DEPTH, json_problem
 
 from .. import operator
-from ..refusals import Refusal, json_refusal, message_of, status_of, wants_json
+from ..refusals import INVALID, Refusal, json_refusal, message_of, status_of, wants_json
 from .sagas import detail_context
 
 EDIT = "retry_with_input"
@@ -55,6 +57,36 @@ def saga_action(request: HttpRequest, saga_id: UUID, action: str) -> HttpRespons
     return redirect("saga-detail", saga_id=saga_id)
 
 
+@require_POST
+@staff_member_required(login_url="login")
+def saga_restart(request: HttpRequest, saga_id: UUID) -> HttpResponse:
+    """Start a new saga of the same type with the edited input; its page is where the
+    operator goes next."""
+    actor = Actor.of_user(request.user)
+    try:
+        restart.authorize(actor)  # first: without the permissions, 403 whatever was sent
+        new_input = parse_input(request.POST.get("input", ""))
+        reason = request.POST.get("reason", "")
+        done = restart.restart(saga_id, actor=actor, new_input=new_input, reason=reason)
+    except (Refusal, SagaError, PermissionDenied) as exc:
+        return _refused(request, saga_id, exc)
+    new = done.new
+    url = reverse("saga-detail", args=[new.id])
+    started = "Started" if done.created else "Already started (same input)"
+    text = f"{started}: {new.saga_type} saga {str(new.id)[:8]}, from this one."
+    if wants_json(request):
+        body = {
+            "detail": text,
+            "saga": str(new.id),
+            "url": url,
+            "created": done.created,
+            "operator": operator.panel(done.old, request.user),
+        }
+        return JsonResponse(body, status=201 if done.created else 200)
+    messages.success(request, text)
+    return redirect(url)
+
+
 @require_GET
 @staff_member_required(login_url="login")
 def saga_operator(request: HttpRequest, saga_id: UUID) -> JsonResponse:
@@ -75,7 +107,10 @@ def input_diff(request: HttpRequest, saga_id: UUID) -> JsonResponse:
     except (Refusal, PermissionDenied) as exc:
         return json_refusal(exc)
     changes = diff(saga.input, new_input)
-    problem = "" if changes else "No change: the new input is the same as the current one."
+    # A new saga may start from the same input; an edit of this one must change it.
+    same_ok = request.GET.get("for") == "restart"
+    same = "No change: the new input is the same as the current one."
+    problem = "" if changes or same_ok else same
     try:
         validate_input(new_input)
         definition_of(saga).validate_input(new_input)
@@ -90,22 +125,22 @@ def parse_input(text: str) -> dict[str, Any]:
         value = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise Refusal(
-            400,
+            INVALID,
             f"The new input is nested too deeply to read; an input may be {MAX_DEPTH} levels deep.",
             "input",
         ) from None
     except json.JSONDecodeError as exc:
         raise Refusal(
-            400,
+            INVALID,
             f"The new input is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
             "input",
         ) from None
     except ValueError as exc:
-        raise Refusal(400, f"The new input is not valid JSON: {exc}.", "input") from None
+        raise Refusal(INVALID, f"The new input is not valid JSON: {exc}.", "input") from None
     if not isinstance(value, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
         raise Refusal(
-            400,
+            INVALID,
             "The new input must be a JSON object ({...}), not "
             f"{kind.get(type(value), 'a number')}.",
             "input",
@@ -114,7 +149,7 @@ def parse_input(text: str) -> dict[str, Any]:
     # the service layer would refuse is refused at the door, as the API's parser does.
     problem = json_problem(value, "input")
     if problem:
-        raise Refusal(400, f"The new input cannot be used: {problem}.", "input")
+        raise Refusal(INVALID, f"The new input cannot be used: {problem}.", "input")
     return value
 
 
@@ -131,9 +166,8 @@ def _perform(request: HttpRequest, saga_id: UUID, action: str) -> tuple[Any, Ope
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
-        raise Refusal(
-            400, "The form lost the saga's version; reload the page and decide again.", "version"
-        ) from None
+        lost = "The form lost the saga's version; reload the page and decide again."
+        raise Refusal(INVALID, lost, "version") from None
     reason = request.POST.get("reason", "")
     new_input = parse_input(request.POST.get("input", "")) if ACTIONS[action].edits_input else None
     return perform(

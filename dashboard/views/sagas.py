@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
 
 from sagas.engine.leases import database_now
 from sagas.models import Problem, SagaEvent, SagaInstance
@@ -88,5 +91,21 @@ def detail_context(request: HttpRequest, saga: SagaInstance, **extra: Any) -> di
         "saga": saga,
         "data": data,
         "operator": operator.panel(saga, request.user),
+        "admin_url": admin_url(request, saga),
         **extra,
     }
+
+
+def admin_url(request: HttpRequest, saga: SagaInstance) -> str:
+    """The saga's change page in the Django admin, for a user the admin would show it to;
+    else ""."""
+    try:
+        model_admin = admin.site.get_model_admin(SagaInstance)
+    except NotRegistered:
+        return ""
+    if not (request.user.is_staff and model_admin.has_view_permission(request, saga)):
+        return ""
+    try:
+        return reverse("admin:sagas_sagainstance_change", args=[saga.pk])
+    except NoReverseMatch:  # a project that does not mount the admin
+        return ""

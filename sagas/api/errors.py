@@ -30,7 +30,7 @@ STATUS: dict[type[SagaError], tuple[int, str | None]] = {
     UnknownSagaType: (422, "type"),
     InvalidSagaInput: (422, "input"),
     IdempotencyConflict: (422, "Idempotency-Key"),
-    ReasonRequired: (400, "reason"),
+    ReasonRequired: (422, "reason"),  # a validation error like any other
     ActionNotAllowed: (409, None),  # StaleVersion included
     TooManySagas: (400, "selection"),
     SagaNotFound: (404, "id"),

@@ -15,6 +15,7 @@ from sagas.models import SagaInstance
 from sagas.services.actions import perform
 from sagas.services.actors import READ_SAGAS, START_SAGA, require
 from sagas.services.queries import InvalidQuery, SagaFilter, page
+from sagas.services.restart import restart
 from sagas.services.start import start_saga
 from sagas.telemetry.propagation import current_ids, extract, span_ids
 
@@ -25,6 +26,7 @@ from .schemas import (
     ActionName,
     ActionResultOut,
     MessageOut,
+    RestartIn,
     SagaOut,
     SagaPageOut,
     SagaStatusName,
@@ -109,6 +111,35 @@ def list_sagas(request: HttpRequest, q: Query[SagaListParams]) -> dict:
 def get_saga(request: HttpRequest, saga_id: UUID) -> dict:
     require(actor_of(request), READ_SAGAS)
     return serialize.detail(get_object_or_404(SagaInstance, id=saga_id))
+
+
+# Before the action route, whose {action} would otherwise take this name.
+@router.post(
+    "/sagas/{saga_id}/restart",
+    response={
+        200: SagaOut,
+        201: SagaOut,
+        400: MessageOut,
+        401: MessageOut,
+        403: MessageOut,
+        404: MessageOut,
+        409: MessageOut,
+        413: MessageOut,
+        422: MessageOut,
+    },
+    summary="Start a new saga of the same type with this input, from a compensating or "
+    "compensated saga",
+    description="For a saga undoing or done undoing its steps (compensating, compensated, or "
+    "failed while compensating): a new saga, linked both ways (its saga_started event's "
+    "`restarted_from`; the old saga's operator action `restart` with `new_saga`). The old "
+    "saga is left as it is. Needs the permissions to start sagas and to edit an input "
+    "(token scopes `start` and `operate`). 201 with the new saga; the same input again from "
+    "the same client returns that saga with 200. 409 for a saga that may go, or went, "
+    "through (running, completed, failed going forward).",
+)
+def restart_saga(request: HttpRequest, saga_id: UUID, body: RestartIn) -> Status:
+    done = restart(saga_id, actor=actor_of(request), new_input=body.input, reason=body.reason)
+    return Status(201 if done.created else 200, serialize.detail(done.new))
 
 
 @router.post(

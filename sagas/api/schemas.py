@@ -36,13 +36,28 @@ class StartSagaIn(Schema):
     correlation_id: str = Field(default="", max_length=200, description="business key")
 
 
+REASON = (
+    "why, for the audit trail; required (422 without) by the actions that override the "
+    "orchestrator: compensate, cancel, skip, retry_with_input"
+)
+
+
 class ActionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, description="the saga version the decision was made on")
-    reason: str = Field(default="", max_length=MAX_REASON)
+    reason: str = Field(default="", max_length=MAX_REASON, description=REASON)
     input: dict[str, Any] | None = Field(
         default=None, description="retry_with_input only: the saga's new input"
+    )
+
+
+class RestartIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    input: dict[str, Any] = Field(description="the new saga's input")
+    reason: str = Field(
+        max_length=MAX_REASON, description="why, for the audit trail (422 when empty)"
     )
 
 

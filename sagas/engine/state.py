@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sagas.statuses import AttemptStatus, EventType, Phase, SagaStatus
+from sagas.statuses import AttemptStatus, CompensationCause, EventType, Phase, SagaStatus
 
 
 def idempotency_key(saga_id: str, step: str, phase: str, generation: int) -> str:
@@ -52,6 +52,7 @@ class SagaState:
     results: Mapping[str, Any] = field(default_factory=dict)
     definition_steps: tuple[str, ...] = ()
     reason: str = ""
+    cause: CompensationCause = CompensationCause.NONE  # why it compensates, once it does
     version: int = 1
     next_run_at: datetime | None = None
     finished_at: datetime | None = None

@@ -19,7 +19,15 @@ from sagas.exceptions import (
     StepTimedOut,
     WorkerLost,
 )
-from sagas.statuses import ACTIVE_STATUSES, AttemptStatus, EventType, Phase, SagaStatus, StepKind
+from sagas.statuses import (
+    ACTIVE_STATUSES,
+    AttemptStatus,
+    CompensationCause,
+    EventType,
+    Phase,
+    SagaStatus,
+    StepKind,
+)
 
 from .state import (
     AddAttempt,
@@ -58,8 +66,9 @@ def apply(definition: type[Saga], state: SagaState, event: object) -> Transition
     return handler(definition, state, event)
 
 
-def start(saga_id: str, definition: type[Saga], now: Any) -> Transition:
-    """The state of a new saga, due at once."""
+def start(saga_id: str, definition: type[Saga], now: Any, restarted_from: str = "") -> Transition:
+    """The state of a new saga, due at once; `restarted_from` names the saga an operator
+    started it again from (see sagas/services/restart.py)."""
     state = SagaState(
         saga_id=saga_id,
         status=SagaStatus.RUNNING,
@@ -67,6 +76,8 @@ def start(saga_id: str, definition: type[Saga], now: Any) -> Transition:
         next_run_at=now,
     )
     payload = {"steps": list(state.definition_steps), "fingerprint": definition.fingerprint()}
+    if restarted_from:
+        payload["restarted_from"] = restarted_from
     return Transition(state, (Record(EventType.SAGA_STARTED, payload=payload),))
 
 
@@ -359,22 +370,28 @@ def _after_failure(
             f"pivot step '{step.name}' may have taken effect (an attempt did not report back) "
             f"and cannot be compensated; it failed after {why}: {error}",
         )
+    cause = CompensationCause.REFUSAL if business else CompensationCause.FAILURE
     return _start_compensation(
-        d, s, effects, now, f"step '{step.name}' failed after {why}: {error}"
+        d, s, effects, now, f"step '{step.name}' failed after {why}: {error}", cause
     )
 
 
 def _start_compensation(
-    d: type[Saga], s: SagaState, effects: list[Effect], now: Any, reason: str
+    d: type[Saga],
+    s: SagaState,
+    effects: list[Effect],
+    now: Any,
+    reason: str,
+    cause: CompensationCause,
 ) -> Transition:
     plan: list[int] = []
     if s.maybe_done and d.steps[s.step].has_compensation:
         plan.append(s.step)
     plan.extend(j for j in range(s.step - 1, -1, -1) if d.steps[j].has_compensation)
     names = [d.steps[j].name for j in plan]
-    effects.append(
-        Record(EventType.COMPENSATION_STARTED, payload={"reason": reason, "plan": names})
-    )
+    payload = {"reason": reason, "plan": names, "cause": cause.value}
+    effects.append(Record(EventType.COMPENSATION_STARTED, payload=payload))
+    s = replace(s, cause=cause)
     if not plan:
         s = replace(
             s,
@@ -425,7 +442,7 @@ def _abort(d: type[Saga], s: SagaState, e: Any, action: str) -> Transition:
         s = replace(s, possibly_done=s.possibly_done or not d.steps[s.step].atomic)
     s = replace(s, in_flight=False, version=s.version + 1)
     why = f"{action} by {e.actor}" + (f": {e.reason}" if e.reason else "")
-    return _start_compensation(d, s, effects, e.now, why)
+    return _start_compensation(d, s, effects, e.now, why, CompensationCause.OPERATOR)
 
 
 def _require_in_flight(s: SagaState) -> None:

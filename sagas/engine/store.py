@@ -13,7 +13,7 @@ from django.db.models import Model
 from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.signals import publish_events_on_commit
-from sagas.statuses import TERMINAL_STATUSES, Phase, SagaStatus
+from sagas.statuses import TERMINAL_STATUSES, CompensationCause, Phase, SagaStatus
 from sagas.telemetry.batch import SpanBatch
 from sagas.telemetry.ids import new_span_id
 
@@ -45,6 +45,7 @@ STATE_FIELDS = [
     "compensation_plan",
     "results",
     "reason",
+    "compensation_cause",
     "version",
     "next_run_at",
     "finished_at",
@@ -77,6 +78,7 @@ def state_of(row: SagaInstance) -> SagaState:
         results=dict(row.results or {}),
         definition_steps=tuple(row.definition_steps or ()),
         reason=row.reason,
+        cause=CompensationCause(row.compensation_cause),
         version=row.version,
         next_run_at=row.next_run_at,
         finished_at=row.finished_at,
@@ -96,6 +98,7 @@ def copy_state(row: SagaInstance, state: SagaState, now: datetime) -> None:
     row.compensation_plan = list(state.plan)
     row.results = dict(state.results)
     row.reason = state.reason
+    row.compensation_cause = state.cause.value
     row.version = state.version
     row.next_run_at = state.next_run_at
     row.finished_at = state.finished_at

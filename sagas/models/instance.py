@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from sagas import conf
-from sagas.statuses import ACTIVE_STATUSES, Phase, SagaStatus
+from sagas.statuses import ACTIVE_STATUSES, CompensationCause, Phase, SagaStatus
 
 
 class SagaInstance(models.Model):
@@ -33,6 +33,10 @@ class SagaInstance(models.Model):
     generations = models.JSONField(default=dict)
     compensation_plan = models.JSONField(default=list)
     reason = models.TextField(blank=True, default="")
+    # Why it compensated (a refusal is not a failure): the overview counts each apart.
+    compensation_cause = models.CharField(
+        max_length=20, blank=True, default="", choices=CompensationCause.choices
+    )
 
     # The definition this saga started with, so a changed definition is caught, not guessed.
     definition_steps = models.JSONField(default=list)

@@ -64,6 +64,8 @@ class OutboxMessage(models.Model):
             models.Index(
                 fields=["destination"], condition=Q(status="dead"), name="outbox_dead_idx"
             ),
+            # The dead letters page: newest first, a page at a time (keyset on id).
+            models.Index(fields=["id"], condition=Q(status="dead"), name="outbox_dead_id_idx"),
         ]
 
     def __str__(self) -> str:

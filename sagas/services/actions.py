@@ -96,8 +96,6 @@ class SagaNotFound(SagaError):
 class ReasonTooLong(ReasonRequired):
     """The reason is longer than an operator action's reason may be; shorten it."""
 
-    field = "reason"  # the dashboard's answer names the field, so its page marks the box
-
 
 def perform(
     saga_id: uuid.UUID | str,
@@ -177,14 +175,16 @@ def permitted(actor: Actor) -> list[str]:
     return [name for name, spec in ACTIONS.items() if actor.may(spec.permission)]
 
 
-def checked_reason(action: str, reason: str | None) -> str:
+def checked_reason(action: str, reason: str | None, required: bool | None = None) -> str:
     """The reason as it will be recorded (stripped), or ReasonRequired saying what is wrong
-    with it: missing where the action needs one, too long, or not storable as text."""
+    with it: missing where the action needs one (`required`, or else as its spec says), too
+    long, or not storable as text."""
     reason = reason or ""
     if len(reason) > MAX_REASON:  # as sent: every face has always counted it so
         raise ReasonTooLong(f"the reason is longer than {MAX_REASON} characters.")
     reason = reason.strip()
-    if spec_for(action).needs_reason and not reason:
+    needed = spec_for(action).needs_reason if required is None else required
+    if needed and not reason:
         raise ReasonRequired(f"{action} overrides the orchestrator, so it needs a reason")
     problem = text_problem(reason)
     if problem:  # a form or the API could send it; PostgreSQL text would refuse it with a 500

@@ -42,13 +42,15 @@ def start_saga(
     idempotency_key: str | None = None,
     actor: str = "",
     trace_parent: tuple[str, str] | None = None,
+    restarted_from: str = "",
 ) -> tuple[SagaInstance, bool]:
     """Start a saga; returns (saga, created). A repeated Idempotency-Key from the same
     `actor` with the same request returns the first saga, with another request raises
     IdempotencyConflict. Keys are per client: another actor's key is another key.
 
     The saga joins the trace `trace_parent` = (trace id, span id) names, or else the
-    current span's; outside any trace it starts its own.
+    current span's; outside any trace it starts its own. `restarted_from` (a saga id) is
+    recorded in its saga_started event: an operator started it again from that saga.
     """
     definition = registry.get(saga_type)
     _validate(input, correlation_id, idempotency_key)
@@ -80,9 +82,8 @@ def start_saga(
                 trace_parent_id=parent_span_id,
             )
             writer = TransitionWriter()
-            writer.add(
-                row, [statemachine.start(str(row.id), definition, now)], actor, now, new=True
-            )
+            started = statemachine.start(str(row.id), definition, now, restarted_from)
+            writer.add(row, [started], actor, now, new=True)
             writer.flush()
             notify_due()
     except IntegrityError:

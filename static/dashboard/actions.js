@@ -4,9 +4,13 @@
 // server says no with 409 when the saga changed; the dialog then shows why and lets the
 // operator review the saga as it is now. Actions and audit are re-read whenever the live
 // feed shows a new version: a push is a hint, the server is the truth.
+//
+// An edited input on a saga that undid (or is undoing) its steps offers two choices in one
+// dialog: finish compensating (retry with edited input: this saga only) or start a new saga
+// with the input (the business transaction again; the page then goes to the new saga).
 
 import { renderAudit } from "./audit.js";
-import { clock, fill, h, serverNow, text } from "./dom.js";
+import { clock, fill, h, sagaUrl, serverNow, text } from "./dom.js";
 import { getJson, postForm } from "./http.js";
 import { InputEditor } from "./inputedit.js";
 
@@ -28,6 +32,9 @@ export class OperatorPanel {
     this.dialog.addEventListener("close", () => this.closed());
     document.getElementById("dialog-cancel").addEventListener("click", () => this.dialog.close("cancel"));
     document.getElementById("dialog-review").addEventListener("click", () => this.review());
+    for (const id of ["choice-finish", "choice-new"]) {
+      document.getElementById(id).addEventListener("change", () => this.choose(id === "choice-new" ? "restart" : "retry_with_input"));
+    }
     this.editor.stop();
     this.render();
   }
@@ -55,6 +62,24 @@ export class OperatorPanel {
     unavailable.hidden = d.unavailable.length === 0;
     fill(unavailable.querySelector("ul"), d.unavailable.map((u) => h("li", { dataset: { action: u.name } }, h("strong", {}, u.label), `: ${u.why}`)));
     renderAudit(d.audit);
+    this.renderLinks(d.links);
+  }
+
+  // The sagas this one was started again from, and as.
+  renderLinks(links) {
+    const link = (saga) => h("a", { href: saga.url, class: "restart-link", dataset: { saga: saga.id } }, h("code", {}, saga.id.slice(0, 8)));
+    const parts = [];
+    if (links?.restarted_from) parts.push(h("span", { id: "restarted-from" }, "Started again from saga ", link(links.restarted_from), ". "));
+    if (links?.restarted_as?.length) {
+      const each = links.restarted_as.flatMap((saga, i) => (i ? [", ", link(saga)] : [link(saga)]));
+      parts.push(h("span", { id: "restarted-as" }, "Started again as ", each, ". "));
+    }
+    fill(document.getElementById("restart-links"), parts);
+  }
+
+  // A new restart of this saga is in its history, though its version did not move.
+  sawEvents(events) {
+    if (events.some((e) => e.type === "operator_action" && e.payload?.action === "restart")) this.refresh();
   }
 
   // The server's view (from a refresh or an action's answer); older answers are dropped.
@@ -64,8 +89,9 @@ export class OperatorPanel {
     this.data = data;
     this.render();
     if (inputChanged) this.onInput(data.input);
-    // While our own post is out, its answer (not this refresh) says what became of it.
-    if (this.current && !this.busy && data.version !== this.current.version) this.markStale();
+    // While our own post is out, its answer (not this refresh) says what became of it. A
+    // new saga does not depend on this one's version.
+    if (this.current && !this.busy && data.version !== this.current.version && !this.current.action.new_saga) this.markStale();
   }
 
   // The live feed saw this version of the saga.
@@ -93,23 +119,62 @@ export class OperatorPanel {
     this.stale = false;
     document.getElementById("dialog-stale").hidden = true;
     this.showError("");
-    text("dialog-title", `${action.label}: ${this.data.saga.slice(0, 8)} (version ${this.data.version})`);
-    text("dialog-effect", action.effect);
-    text("dialog-summary", `In short: ${action.summary}.`);
     document.getElementById("dialog-version").value = String(this.data.version);
-    this.reason.required = action.needs_reason;
     if (!keep) this.reason.value = "";
-    text(
-      "dialog-reason-label",
-      action.needs_reason ? "Reason (required: this overrides the orchestrator, and the audit trail keeps it)" : "Reason (optional; the audit trail keeps it)",
-    );
+    this.offerChoice(action);
+    this.describe(action);
     document.getElementById("dialog-edit").hidden = !action.edits_input;
-    if (action.edits_input) this.editor.start(this.data.input, this.data.urls.diff, { keepText: keep });
+    if (action.edits_input) this.editor.start(this.data.input, action.diff_url ?? this.data.urls.diff, { keepText: keep });
     else this.editor.stop();
-    this.confirm.textContent = `Confirm: ${action.label}`;
-    this.form.setAttribute("action", action.url); // what the script posts to, and a plain submit
     if (!this.dialog.open) this.dialog.showModal();
     (action.edits_input ? document.getElementById("dialog-input") : this.reason).focus();
+    this.updateConfirm();
+  }
+
+  // The dialog's words and target for `action` (also when the operator switches choice).
+  describe(action) {
+    const title = action.new_saga ? `${action.label}: from ${this.data.saga.slice(0, 8)}` : `${action.label}: ${this.data.saga.slice(0, 8)} (version ${this.data.version})`;
+    text("dialog-title", title);
+    text("dialog-effect", action.effect);
+    text("dialog-summary", `In short: ${action.summary}.`);
+    this.reason.required = action.needs_reason;
+    text(
+      "dialog-reason-label",
+      action.new_saga
+        ? "Reason (required: this saga's audit trail keeps it, with the new saga)"
+        : action.needs_reason
+          ? "Reason (required: this overrides the orchestrator, and the audit trail keeps it)"
+          : "Reason (optional; the audit trail keeps it)",
+    );
+    this.confirm.textContent = `Confirm: ${action.label}`;
+    this.form.setAttribute("action", action.url); // what the script posts to, and a plain submit
+  }
+
+  // An edited input on a saga that undid its steps: finish compensating, or a new saga.
+  offerChoice(action) {
+    const fieldset = document.getElementById("dialog-choice");
+    const restart = this.data.actions.find((a) => a.name === "restart");
+    fieldset.hidden = !restart || !action.edits_input;
+    if (fieldset.hidden) return;
+    const finish = this.data.actions.find((a) => a.name === "retry_with_input");
+    const finishRadio = document.getElementById("choice-finish");
+    finishRadio.disabled = !finish;
+    finishRadio.checked = action.name === "retry_with_input";
+    document.getElementById("choice-new").checked = action.name === "restart";
+    text("choice-finish-text", finish ? `${finish.effect}. The saga does not go forward again.` : `${restart.finish}.`);
+    text("choice-new-text", `${restart.effect}. Each saga links to the other.`);
+  }
+
+  choose(name) {
+    const action = this.data.actions.find((a) => a.name === name);
+    if (!this.current || !action) return;
+    this.current = { action, version: this.current.version };
+    this.stale = false;
+    document.getElementById("dialog-stale").hidden = true;
+    this.showError("");
+    this.describe(action);
+    this.editor.useUrl(action.diff_url ?? this.data.urls.diff);
+    if (!action.new_saga && this.data.version !== this.current.version) this.markStale();
     this.updateConfirm();
   }
 
@@ -163,6 +228,8 @@ export class OperatorPanel {
       if (this.dialog.open) this.dialog.close("done");
       this.announce(answer.detail);
       this.update(answer.body.operator);
+      // A new saga: its page is where the operator goes next (this one links to it).
+      if (action.new_saga && answer.body.saga) window.location.assign(sagaUrl(answer.body.saga));
       return;
     }
     const lost = answer.status === 0 ? " It may or may not have been applied: this page shows the saga live, so check it before trying again." : "";

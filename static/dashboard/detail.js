@@ -175,6 +175,7 @@ function apply(frame) {
   if (frame.saga && frame.saga.version >= state.saga.version) state.saga = frame.saga;
   for (const a of frame.attempts ?? []) state.attempts.set(a.id, a);
   addEvents(frame.events ?? []);
+  operator.sawEvents(frame.events ?? []);
   render();
 }
 

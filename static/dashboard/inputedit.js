@@ -29,6 +29,15 @@ export class InputEditor {
     this.check();
   }
 
+  // Check the same text against another endpoint (the other choice of the dialog).
+  useUrl(url) {
+    if (url === this.url) return;
+    this.url = url;
+    this.verdict = null;
+    this.onChange();
+    this.check();
+  }
+
   stop() {
     clearTimeout(this.timer);
     this.asked += 1;
@@ -64,7 +73,8 @@ export class InputEditor {
       fill(this.table.querySelector("tbody"), diffRows(changes));
       this.table.hidden = changes.length === 0;
       this.verdict = { ok: !problem, text: value };
-      this.say(problem || `${countChanges(changes)} against the current input, listed below.`, problem ? "bad" : "ok");
+      const said = changes.length ? `${countChanges(changes)} against the current input, listed below.` : "The same input as this saga's.";
+      this.say(problem || said, problem ? "bad" : "ok");
     }
     this.onChange();
   }

@@ -22,6 +22,12 @@ function sagaCell(m) {
   return h("td", {}, m.saga ? h("a", { href: sagaUrl(m.saga) }, h("code", {}, m.saga.slice(0, 8))) : "—");
 }
 
+// A dead letter's saga: a command's own, or the one a reply names (if that saga exists).
+function deadSagaCell(m) {
+  if (m.saga) return sagaCell(m);
+  return h("td", {}, m.saga_named ? h("code", { title: "no saga has this id" }, `${m.saga_named.slice(0, 8)} (unknown)`) : "—");
+}
+
 function renderDead(messages) {
   fill(
     document.getElementById("dead-letters"),
@@ -32,13 +38,14 @@ function renderDead(messages) {
             {},
             h("td", {}, h("button", { type: "button", class: "link", onclick: () => showMessage(m) }, m.message_id.slice(0, 8))),
             h("td", {}, m.kind),
-            h("td", {}, `${m.sender || "orchestrator"} → ${m.destination}`),
-            sagaCell(m),
-            h("td", { title: dateTime(m.created_at) }, `${age(m.created_at)} ago`),
-            h("td", { class: "reason" }, m.last_error),
+            h("td", {}, `${m.sender} → ${m.destination}`),
+            deadSagaCell(m),
+            h("td", {}, [m.step || "—", m.phase, m.attempt ? `#${m.attempt}` : ""].filter(Boolean).join(" · ")),
+            h("td", { title: dateTime(m.dead_at) }, `${age(m.dead_at)} ago`),
+            h("td", { class: "reason" }, m.reason),
           ),
         )
-      : h("tr", {}, h("td", { colspan: "6", class: "muted" }, "No dead letters.")),
+      : h("tr", {}, h("td", { colspan: "7", class: "muted" }, "No dead letters.")),
   );
 }
 

@@ -21,26 +21,73 @@ function counts(data) {
   );
 }
 
+const BARS = ["started", "completed", "refused", "errors", "failed"];
+const AXIS_EVERY = 10; // minutes between the axis's labels
+
+function share(n, of) {
+  return of ? ` (${((100 * n) / of).toFixed(1)} %)` : "";
+}
+
+// How the last hour's sagas ended: refusals, failures and what needs an operator, apart.
+function outcomes(data) {
+  const hour = data.last_hour;
+  const ended = hour.completed + hour.refused + hour.errors + hour.cancelled + hour.failed;
+  const card = (kind, label, n, extra, href) =>
+    h("div", { class: `count-card ${kind}`, dataset: { outcome: kind } }, h("dt", {}, href ? h("a", { href }, label) : label), h("dd", {}, String(n), extra ? h("small", {}, extra) : null));
+  const needs = (data.counts.failed ?? 0) + data.stuck.length;
+  fill(
+    document.getElementById("outcomes"),
+    card("completed", "completed", hour.completed, share(hour.completed, ended)),
+    card("refused", "refused (business)", hour.refused, share(hour.refused, ended)),
+    card("errors", "failed (errors, timeouts)", hour.errors + hour.failed, share(hour.errors + hour.failed, ended)),
+    card("cancelled", "cancelled by an operator", hour.cancelled, ""),
+    card("operator", "needs an operator now", needs, ` ${data.counts.failed ?? 0} failed, ${data.stuck.length} no progress`, "/sagas/?status=failed"),
+  );
+}
+
 function minutes(data) {
-  const peak = Math.max(1, ...data.minutes.flatMap((m) => [m.started, m.completed, m.compensated]));
+  const peak = Math.max(1, ...data.minutes.flatMap((m) => BARS.map((kind) => m[kind])));
   const bar = (kind, n) => h("span", { class: `bar ${kind}`, style: { height: `${(100 * n) / peak}%` } });
   fill(
     document.getElementById("minutes"),
     data.minutes.map((m) =>
       h(
         "div",
-        { class: "minute", title: `${m.minute.slice(11, 16)} UTC: ${m.started} started, ${m.completed} completed, ${m.compensated} compensated` },
-        bar("started", m.started),
-        bar("completed", m.completed),
-        bar("compensated", m.compensated),
+        {
+          class: "minute",
+          title: `${m.minute.slice(11, 16)} UTC: ${m.started} started, ${m.completed} completed, ${m.refused} refused, ${m.errors} failed and compensated, ${m.cancelled} cancelled, ${m.failed} stopped for an operator`,
+        },
+        BARS.map((kind) => bar(kind, m[kind])),
       ),
     ),
   );
+  axis(data.minutes);
   const sum = (key) => data.minutes.reduce((total, m) => total + m[key], 0);
-  text("minutes-summary", `In the last hour: ${sum("started")} started, ${sum("completed")} completed, ${sum("compensated")} compensated (peak ${peak} per minute).`);
+  text(
+    "minutes-summary",
+    `In the last hour: ${sum("started")} started, ${sum("completed")} completed, ${sum("refused")} refused, ${sum("errors")} failed and compensated, ${sum("cancelled")} cancelled, ${sum("failed")} stopped for an operator (peak ${peak} per minute).`,
+  );
+}
+
+// The time axis under the bars: a label every AXIS_EVERY minutes, at its minute's centre.
+function axis(rows) {
+  const n = rows.length;
+  const at = (i) => `${((100 * (i + 0.5)) / n).toFixed(2)}%`;
+  const ticks = rows.flatMap((m, i) =>
+    Number(m.minute.slice(14, 16)) % AXIS_EVERY === 0 && i < n - 3
+      ? [h("time", { datetime: m.minute, style: { left: at(i) } }, m.minute.slice(11, 16))]
+      : [],
+  );
+  const last = rows[n - 1];
+  fill(
+    document.getElementById("minutes-axis"),
+    ticks,
+    last ? h("time", { datetime: last.minute, class: "now", style: { left: at(n - 1) } }, `${last.minute.slice(11, 16)} UTC`) : null,
+  );
 }
 
 function types(data) {
+  const rate = (n, r) => `${n}${r ? ` · ${(100 * r).toFixed(1)} %` : ""}`;
   fill(
     document.getElementById("types"),
     data.types.map((t) =>
@@ -49,9 +96,10 @@ function types(data) {
         {},
         h("th", { scope: "row" }, h("a", { href: `/sagas/?type=${encodeURIComponent(t.type)}` }, t.type)),
         h("td", {}, String(t.completed)),
-        h("td", {}, String(t.compensated)),
-        h("td", {}, String(t.failed)),
-        h("td", {}, t.failure_rate === null ? "—" : `${(100 * t.failure_rate).toFixed(1)} %`),
+        h("td", { class: "refused" }, rate(t.refused, t.refusal_rate)),
+        h("td", { class: "errors" }, rate(t.errors + t.failed, t.failure_rate)),
+        h("td", {}, String(t.cancelled)),
+        h("td", {}, t.failed ? h("a", { href: `/sagas/?type=${encodeURIComponent(t.type)}&status=failed` }, String(t.failed)) : "0"),
         h("td", {}, t.p95_seconds === null ? "—" : duration(1000 * t.p95_seconds)),
       ),
     ),
@@ -95,6 +143,7 @@ function problemList(problems) {
 
 function render(data) {
   counts(data);
+  outcomes(data);
   minutes(data);
   types(data);
   sagaList("recent", data.recent, "No sagas yet.", (s) => dateTime(s.created_at));

@@ -257,3 +257,37 @@ def test_the_audit_log_is_read_only_for_everyone(root):
         == 403
     )
     assert OperatorAction.objects.filter(id=record.id).exists()
+
+
+def test_the_admin_links_each_saga_to_its_dashboard_page(root):
+    saga = failed_saga("adm-link")
+    dashboard = reverse("saga-detail", args=[saga.id])
+    change = root.get(reverse("admin:sagas_sagainstance_change", args=[saga.id]))
+    assert change.status_code == 200
+    assert re.search(rf'<a id="dashboard-link" href="{dashboard}">', change.content.decode())
+    assert f'href="{dashboard}"' in root.get(CHANGELIST).content.decode()
+    # and the dashboard's page links back
+    assert (
+        'href="{}"'.format(reverse("admin:sagas_sagainstance_change", args=[saga.id]))
+        in root.get(dashboard).content.decode()
+    )
+
+
+def test_the_dashboard_links_to_the_admin_only_for_those_the_admin_shows_the_saga_to(
+    django_user_model,
+):
+    saga = failed_saga("adm-link-2")
+    change = reverse("admin:sagas_sagainstance_change", args=[saga.id])
+    viewer = staff()  # view_sagainstance: the admin shows it
+    assert (
+        f'id="admin-link" href="{change}"'
+        in viewer.get(reverse("saga-detail", args=[saga.id])).content.decode()
+    )
+    # A staff operator sees every saga on the dashboard without any grant, but the admin
+    # needs view_sagainstance: no link to a page that would refuse them.
+    operator = django_user_model.objects.create_user("plain-operator", is_staff=True)
+    client = Client()
+    client.force_login(operator)
+    page = client.get(reverse("saga-detail", args=[saga.id]))
+    assert page.status_code == 200 and 'id="admin-link"' not in page.content.decode()
+    assert client.get(change).status_code in (302, 403)

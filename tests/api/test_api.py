@@ -251,11 +251,13 @@ def test_actions_refused_by_state_get_409_and_unknown_actions_422(api):
     r = post(c, f"/api/sagas/{saga_id}/retry", {"version": 1})
     assert r.status_code == 409 and "only a failed saga" in r.json()["detail"]
     r = post(c, f"/api/sagas/{saga_id}/skip", {"version": 1})
-    assert r.status_code == 400 and "reason" in r.json()["detail"]
+    # a missing reason is a validation error like the others: 422 naming the field
+    assert r.status_code == 422 and "reason" in r.json()["detail"]
+    assert r.json()["errors"][0]["field"] == "reason"
     r = post(c, f"/api/sagas/{saga_id}/explode", {"version": 1})
     assert r.status_code == 422 and "action" in r.json()["detail"]
     r = post(c, f"/api/sagas/{saga_id}/cancel", {"version": 1})
-    assert r.status_code == 400 and "needs a reason" in r.json()["detail"]
+    assert r.status_code == 422 and "needs a reason" in r.json()["detail"]
     r = post(c, f"/api/sagas/{saga_id}/cancel", {"version": 1, "reason": "customer called"})
     # nothing had run yet, so there is nothing to undo: compensated at once
     assert r.status_code == 200 and r.json()["saga"]["status"] == "compensated"
@@ -268,6 +270,7 @@ def test_openapi_schema_lists_every_operation():
         "/api/sagas",
         "/api/sagas/{saga_id}",
         "/api/sagas/{saga_id}/{action}",
+        "/api/sagas/{saga_id}/restart",
         "/api/replies",
         "/api/bulk/preview",
         "/api/bulk",

@@ -92,7 +92,8 @@ def test_the_page_offers_only_what_the_state_allows_and_says_what_it_will_do(sta
     response = staff_client.get(reverse("saga-detail", args=[saga.id]))
     panel = embedded(response, "operator-data")
     offered = {a["name"]: a for a in panel["actions"]}
-    assert set(offered) == {"retry", "resume", "skip", "retry_with_input"}
+    # ... and, beside the edit of this saga, a new saga with the edited input
+    assert set(offered) == {"retry", "resume", "skip", "retry_with_input", "restart"}
     assert offered["retry"]["effect"].startswith("runs the compensation of step 1 (charge) again")
     assert offered["retry"]["url"] == reverse("saga-action", args=[saga.id, "retry"])
     assert offered["skip"]["needs_reason"] and not offered["retry"]["needs_reason"]
@@ -237,7 +238,8 @@ def test_actions_need_the_csrf_token(staff):
 def test_an_action_that_overrides_the_orchestrator_needs_a_reason(staff_client):
     saga = make("failed_compensating")
     response = act(staff_client, saga, "skip", reason="   ")
-    assert response.status_code == 400
+    # a validation error, answered as the API answers one (it answered 400)
+    assert response.status_code == 422 and response.json()["field"] == "reason"
     assert "needs a reason" in response.json()["detail"]
     assert not OperatorAction.objects.exists()
     assert act(staff_client, saga, "skip", reason="refunded by hand").status_code == 200
@@ -247,9 +249,9 @@ def test_bad_requests_say_what_was_wrong(staff_client):
     saga = make("failed_forward")
     url = reverse("saga-action", args=[saga.id, "retry"])
     lost = staff_client.post(url, {}, **JSON)
-    assert lost.status_code == 400 and "lost the saga's version" in lost.json()["detail"]
+    assert lost.status_code == 422 and "lost the saga's version" in lost.json()["detail"]
     long = act(staff_client, saga, "retry", reason="x" * 2001)
-    assert long.status_code == 400 and long.json()["field"] == "reason"
+    assert long.status_code == 422 and long.json()["field"] == "reason"
     unknown = staff_client.post(reverse("saga-action", args=[saga.id, "explode"]), {}, **JSON)
     assert unknown.status_code == 404
     missing = reverse("saga-action", args=["00000000-0000-0000-0000-000000000000", "retry"])
@@ -271,10 +273,10 @@ def test_bad_requests_say_what_was_wrong(staff_client):
 def test_an_edited_input_that_is_not_a_json_object_is_refused(staff_client, text, message):
     saga = make("failed_compensating")
     response = act(staff_client, saga, "retry_with_input", reason="fix", input=text)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert message in response.json()["detail"]
     diff = staff_client.post(reverse("saga-input-diff", args=[saga.id]), {"input": text})
-    assert diff.status_code == 400 and message in diff.json()["detail"]
+    assert diff.status_code == 422 and message in diff.json()["detail"]
     assert not OperatorAction.objects.exists()
     assert SagaInstance.objects.get(id=saga.id).input == {"refuse_ship": True}
 
@@ -294,27 +296,27 @@ def nested(depth: int, kind: str = "object") -> str:
         # Read, but deeper than an input may be: the preview answered 200 with all of it in
         # its diff; now refused where it enters, as the API's parser does.
         (nested(900), "nested more than 64 levels deep"),
-        ('{"n": ' + "9" * 5000 + "}", "not valid JSON: Exceeds the limit"),  # already a 400
+        ('{"n": ' + "9" * 5000 + "}", "not valid JSON: Exceeds the limit"),  # never a 500
     ],
 )
-def test_an_edited_input_too_deep_or_too_long_to_read_is_a_400(staff_client, text, message):
+def test_an_edited_input_too_deep_or_too_long_to_read_is_a_422(staff_client, text, message):
     saga = make("failed_compensating")
     diff = staff_client.post(reverse("saga-input-diff", args=[saga.id]), {"input": text})
-    assert diff.status_code == 400, diff.content[:300]
+    assert diff.status_code == 422, diff.content[:300]
     assert message in diff.json()["detail"] and diff.json()["field"] == "input"
     response = act(staff_client, saga, "retry_with_input", reason="fix", input=text)
-    assert response.status_code == 400, response.content[:300]
+    assert response.status_code == 422, response.content[:300]
     assert message in response.json()["detail"]
     assert not OperatorAction.objects.exists()
     assert SagaInstance.objects.get(id=saga.id).input == {"refuse_ship": True}
 
 
-def test_an_edited_input_too_deep_is_a_400_page_for_a_plain_form_post(staff_client):
+def test_an_edited_input_too_deep_is_a_422_page_for_a_plain_form_post(staff_client):
     saga = make("failed_compensating")
     url = reverse("saga-action", args=[saga.id, "retry_with_input"])
     data = {"version": saga.version, "reason": "fix", "input": nested(5000)}
     response = staff_client.post(url, data)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "nested too deeply to read" in response.content.decode()
 
 

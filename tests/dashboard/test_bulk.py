@@ -264,7 +264,7 @@ def test_bad_bulk_requests_say_what_was_wrong(staff_client, data, field, message
 def test_a_bulk_compensate_needs_a_reason(staff_client):
     make("running")
     response = staff_client.post(reverse("bulk-start"), by_filter("compensate", ""), **JSON)
-    assert response.status_code == 400 and "needs a reason" in response.json()["detail"]
+    assert response.status_code == 422 and "needs a reason" in response.json()["detail"]
     assert not BulkOperation.objects.exists()
 
 
@@ -273,7 +273,8 @@ def test_a_bulk_reason_meets_the_limits_of_a_single_actions_reason(staff_client)
     for reason, words in (("x" * 2001, "longer than 2000"), ("by hand\x00", "NUL")):
         data = by_filter("compensate", "", reason=reason)
         response = staff_client.post(reverse("bulk-start"), data, **JSON)
-        assert response.status_code == 400 and words in response.json()["detail"]
+        assert response.status_code == 422 and words in response.json()["detail"]
+        assert response.json()["field"] == "reason"
     assert not BulkOperation.objects.exists()
 
 

@@ -29,7 +29,7 @@ from sagas.engine.state import (
     idempotency_key,
 )
 from sagas.exceptions import ActionNotAllowed, ReasonRequired
-from sagas.statuses import AttemptStatus, EventType, Phase, SagaStatus
+from sagas.statuses import AttemptStatus, CompensationCause, EventType, Phase, SagaStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BOOM = ErrorInfo("builtins.RuntimeError", "boom")
@@ -534,3 +534,55 @@ def test_a_local_steps_transient_failure_is_not_possibly_done():
     d.ok()
     d.fail()
     assert not d.state.possibly_done
+
+
+def test_a_compensation_records_its_cause_and_keeps_it_to_the_end():
+    """A refusal is the business saying no, not a failure: the overview counts them apart."""
+    refused = Driver()
+    refused.ok()
+    assert refused.state.cause == CompensationCause.NONE
+    refused.fail(business=True)  # create's successor "log" refuses
+    assert refused.state.cause == CompensationCause.REFUSAL
+    started = [e for e in refused.effects if isinstance(e, Record)][-1]
+    assert started.payload["cause"] == "refusal"
+    refused.fail()  # create's compensation: transient, then out of retries
+    refused.fail()
+    assert refused.state.status == SagaStatus.FAILED
+    refused.apply(RetryStep(refused.tick(), "alice", ""))  # an operator's retry keeps it
+    refused.ok()
+    assert refused.state.status == SagaStatus.COMPENSATED
+    assert refused.state.cause == CompensationCause.REFUSAL
+
+    broken = Driver()
+    broken.ok()
+    broken.ok()
+    for _ in range(3):
+        broken.fail()  # reserve runs out of retries
+    assert broken.state.cause == CompensationCause.FAILURE
+
+    timed_out = Driver()
+    timed_out.ok()
+    timed_out.ok()
+    for _ in range(3):
+        timed_out.timeout()
+    assert timed_out.state.cause == CompensationCause.FAILURE
+
+    nothing_to_undo = Driver()
+    nothing_to_undo.fail(business=True)  # the first step refuses: compensated at once
+    assert nothing_to_undo.state.status == SagaStatus.COMPENSATED
+    assert nothing_to_undo.state.cause == CompensationCause.REFUSAL
+
+    cancelled = Driver()
+    cancelled.ok()
+    cancelled.apply(CancelSaga(cancelled.tick(), "customer-service", "changed their mind"))
+    assert cancelled.state.cause == CompensationCause.OPERATOR
+    compensated = Driver()
+    compensated.ok()
+    compensated.fail()  # in backoff
+    compensated.apply(CompensateSaga(compensated.tick(), "alice", "payment is down"))
+    assert compensated.state.cause == CompensationCause.OPERATOR
+
+    completed = Driver()
+    for _ in range(5):
+        completed.ok()
+    assert completed.state.cause == CompensationCause.NONE

@@ -229,4 +229,4 @@ def test_the_outbox_page_lists_dead_letters_with_their_reasons(admin_client):
     )
     data = admin_client.get("/outbox/").context["data"]
     [dead] = data["dead_letters"]
-    assert dead["sender"] == "shipping" and "refused: a reply must be" in dead["last_error"]
+    assert dead["sender"] == "shipping" and "refused: a reply must be" in dead["reason"]

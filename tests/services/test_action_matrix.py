@@ -270,7 +270,7 @@ def test_overriding_actions_need_a_reason(root):
     for action in ("compensate", "cancel", "skip"):
         saga = running_backoff(start("matrix"))
         r = act(root, saga, action, reason=" ")
-        assert r.status_code == 400 and "needs a reason" in r.json()["detail"], action
+        assert r.status_code == 422 and "needs a reason" in r.json()["detail"], action
     saga = failed_forward(start("matrix"))
     assert act(root, saga, "retry", reason="").status_code == 200  # retry overrides nothing
 

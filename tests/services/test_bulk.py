@@ -127,7 +127,7 @@ def test_the_bulk_api_previews_starts_and_reports_per_saga(settings):
     assert report["status"] == "done" and report["outcomes"]["applied"] == 5
     assert len(report["items"]) == 5 and {i["outcome"] for i in report["items"]} == {"applied"}
     needs_reason = client.post("/api/bulk", json.dumps(body), content_type="application/json")
-    assert needs_reason.status_code == 400 and "reason" in needs_reason.json()["detail"]
+    assert needs_reason.status_code == 422 and "reason" in needs_reason.json()["detail"]
     # following an operation is reading: a token without the read scope is refused
     out = StringIO()
     call_command("create_api_token", "starter", "--scope", "start", stdout=out)
