@@ -100,6 +100,11 @@ class Participant:
         """Called before each well-formed command runs: nothing to do. An exception raised
         here is answered as a transient error, which the sender retries."""
 
+    def report_failure(self, exc: Exception) -> None:
+        """Say that a command failed transiently (the sender retries it): a warning. A
+        subclass may say it otherwise."""
+        log.warning("%s: command failed: %s", self.name, exc)
+
     def handle(self, envelope: Any) -> dict[str, Any]:
         """Process one delivered command; returns the reply envelope. Never raises."""
         self.handled += 1
@@ -124,7 +129,7 @@ class Participant:
                 log.warning("%s: malformed command: %s", self.name, exc)
                 reply = refused("sagas.participant.MalformedCommand", str(exc))
             except Exception as exc:  # transient: nothing stored, the sender retries
-                log.warning("%s: command failed: %s", self.name, exc)
+                self.report_failure(exc)
                 span.record_exception(exc)
                 reply = failed(f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc))
                 reply["traceback"] = traceback.format_exc(limit=10)[-4000:]
