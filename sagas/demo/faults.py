@@ -16,12 +16,12 @@ Each fault injected is counted, not logged: the demo prints one summary a period
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,8 +29,7 @@ from typing import Any
 
 from sagas.messaging.transports import DatabaseTransport, HttpTransport
 from sagas.models import OutboxMessage
-from sagas.participant import Command, Participant
-from sagas.participant.core import Handler
+from sagas.participant import Participant
 
 from . import scenarios
 from .models import Order
@@ -173,15 +172,14 @@ class Faults:
             self.count("failed")
             raise TransientFault(f"{command}: simulated transient fault")
 
-    def seeded_failure(self, service: str, cmd: Command) -> None:
-        """Raise the failure a seeded scenario has for this command, if any; an operator's
-        retry (a new idempotency-key generation) goes through."""
-        command = f"{service}.{cmd.name}"
+    def seeded_failure(self, command: str, headers: Mapping[str, Any], body: Any) -> None:
+        """Raise the failure a seeded scenario has for this command (service.command), if
+        any; an operator's retry (a new idempotency-key generation) goes through."""
         if not self.seeded or not scenarios.needs_lookup(command):
             return
-        if cmd.idempotency_key.rpartition(":")[2] != "1":
+        if str(headers.get("idempotency_key", "")).rpartition(":")[2] != "1":
             return
-        scenario = scenarios.failing(command, _sku(cmd))
+        scenario = scenarios.failing(command, _sku(headers, body))
         if scenario is not None:
             self.count(f"{SEEDED}{scenario.name}")
             raise SeededFault(scenario.error)
@@ -210,23 +208,11 @@ class FaultyParticipant(Participant):
         super().__init__(name, description, register)
         self.faults = Faults.from_environment(name)
 
-    def command(self, name: str) -> Any:
-        """Registers the handler behind the injected failures (seeded, then random): one
-        raised inside it rolls its writes back, as a real failing service's would."""
-        register = super().command(name)
-
-        def wrap(fn: Handler) -> Handler:
-            @functools.wraps(fn)
-            def faulty(cmd: Command) -> Any:
-                # A seeded failure first, so its cause is the same on every run.
-                self.faults.seeded_failure(self.name, cmd)
-                self.faults.maybe_fail(cmd.name)
-                return fn(cmd)
-
-            register(faulty)
-            return fn
-
-        return wrap
+    def before_command(self, command: str, headers: Mapping[str, Any], body: Any) -> None:
+        # Before the inbox, as a service failing at its door: a seeded failure first, so
+        # its cause is the same on every run, then the random ones.
+        self.faults.seeded_failure(f"{self.name}.{command}", headers, body)
+        self.faults.maybe_fail(command)
 
     def report_failure(self, exc: Exception) -> None:
         if isinstance(exc, SimulatedFault):
@@ -278,13 +264,17 @@ class FaultyHttpTransport(HttpTransport):
         self.faults.delay()
 
 
-def _sku(cmd: Command) -> str | None:
+def _sku(headers: Mapping[str, Any], body: Any) -> str | None:
     """The order's SKU: in the body, or (a refund's body has only the amount) from the
     shop's order, which the demo's services share one database to read."""
-    sku = cmd.body.get("sku")
+    sku = body.get("sku") if isinstance(body, dict) else None
     if isinstance(sku, str):
         return sku
-    return Order.objects.filter(saga_id=cmd.saga_id).values_list("sku", flat=True).first()
+    try:
+        saga_id = uuid.UUID(str(headers.get("saga_id")))
+    except ValueError:
+        return None
+    return Order.objects.filter(saga_id=saga_id).values_list("sku", flat=True).first()
 
 
 def _pending(participant: Participant) -> bool:

@@ -96,9 +96,10 @@ class Participant:
         """What serves it over HTTP. A subclass may serve itself its own way."""
         return HttpTransport()
 
-    def before_command(self, command: str) -> None:
-        """Called before each well-formed command runs: nothing to do. An exception raised
-        here is answered as a transient error, which the sender retries."""
+    def before_command(self, command: str, headers: Mapping[str, Any], body: Any) -> None:
+        """Called before each well-formed command (its name, headers and body as received)
+        runs, before the inbox: nothing to do. An exception raised here is answered as a
+        transient error, which the sender retries."""
 
     def report_failure(self, exc: Exception) -> None:
         """Say that a command failed transiently (the sender retries it): a warning. A
@@ -120,8 +121,8 @@ class Participant:
             try:
                 headers = require(raw_headers, REQUIRED)
                 _check_key(headers["idempotency_key"])
-                self.before_command(str(headers["command"]).partition(".")[2])
                 body = envelope.get("body")
+                self.before_command(str(headers["command"]).partition(".")[2], headers, body)
                 if not isinstance(body, dict):
                     raise MalformedMessage("body must be a JSON object")
                 reply = self._once(headers, body)
