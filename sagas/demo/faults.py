@@ -11,7 +11,8 @@ FaultyParticipant serves itself with transports that inject them through their h
 - outage_every / outage_seconds: the service is down this long in every period;
 - seeded=1: the seeded scenarios' faults (scenarios.py) for this service's commands.
 
-Each fault injected is counted, not logged: the demo prints one summary a period.
+Each fault injected is counted; a simulated failure is logged as INFO, never as a warning,
+and not at all where the faults are summed up (the demo prints one line a period).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Faults:
     seeded: float = 0.0
     per_command: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    # Someone sums the faults up (the demo, once a period): log none of them one by one.
+    summed_up: bool = field(default=False, compare=False)
     # What was injected since the last `take_counts()`: "failed", "late", "outage", ...
     counts: Counter[str] = field(default_factory=Counter, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -216,8 +219,9 @@ class FaultyParticipant(Participant):
 
     def report_failure(self, exc: Exception) -> None:
         if isinstance(exc, SimulatedFault):
-            # Counted where it was injected; the demo prints one summary a period.
-            log.debug("%s: simulated fault: %s", self.name, exc)
+            # Expected, so never a warning; counted where injected, for the demo's summary.
+            level = logging.DEBUG if self.faults.summed_up else logging.INFO
+            log.log(level, "%s: simulated fault: %s", self.name, exc)
             return
         super().report_failure(exc)
 

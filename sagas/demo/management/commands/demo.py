@@ -89,6 +89,7 @@ class Command(BaseCommand):
             participant = participants.get(name)
             if faults_on and isinstance(participant, FaultyParticipant):
                 participant.faults = faults[name] = Faults.parse(DEMO_FAULTS.get(name, ""))
+                faults[name].summed_up = True  # by _summarise, once a period
             threads.append(
                 threading.Thread(
                     target=participant.database_transport().serve,
