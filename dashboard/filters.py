@@ -3,7 +3,6 @@ a 400, not a silently empty page), turned into a SagaFilter, and matched against
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,10 +12,12 @@ from urllib.parse import urlencode
 from sagas.models import SagaInstance
 from sagas.registry import registry
 from sagas.services.queries import (
+    MAX_SEARCH,
     MAX_YEAR,
     MIN_YEAR,
     InvalidQuery,
     SagaFilter,
+    Search,
     decode_cursor,
 )
 from sagas.statuses import SagaStatus
@@ -25,7 +26,6 @@ from sagas.storable import text_problem
 PARAMS = ("type", "status", "q", "from", "to", "problem", "cursor")
 # The live feeds take the list's filters plus the last event id the browser saw.
 LIVE_PARAMS = (*PARAMS, "after")
-MAX_SEARCH = 200
 # Event ids are 64-bit; a bigger "after" would overflow the database's integer.
 MAX_EVENT_ID = 2**63 - 1
 
@@ -73,7 +73,7 @@ class ListFilters:
             return False
         if self.problem is not None and self.problem not in (row["problem"], row["stuck_problem"]):
             return False
-        if self.q and not ({row["id"], row["correlation_id"]} & _search_keys(self.q)):
+        if self.q and not Search.parse(self.q).matches(row["id"], row["correlation_id"]):
             return False
         created = datetime.fromisoformat(row["created_at"])
         if self.start is not None and created < self.start:
@@ -174,11 +174,3 @@ def _local(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="minutes")
-
-
-def _search_keys(q: str) -> set[str]:
-    text = q.strip()
-    try:
-        return {text, str(uuid.UUID(text))}
-    except ValueError:
-        return {text}

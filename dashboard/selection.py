@@ -77,7 +77,7 @@ def describe(flt: SagaFilter) -> str:
     if flt.status:
         parts.append(f"with status {flt.status}")
     if flt.search:
-        parts.append(f"whose id or correlation id is {flt.search!r}")
+        parts.append(f"whose id or correlation id starts with {flt.search!r}")
     if flt.created_after:
         parts.append(f"started from {flt.created_after:%Y-%m-%d %H:%M} UTC")
     if flt.created_before:

@@ -35,13 +35,15 @@ from .schemas import (
 
 router = Router(tags=["sagas"])
 
-LIST_PARAMS = {"type", "status", "correlation_id", "cursor", "limit"}
+LIST_PARAMS = {"type", "status", "correlation_id", "search", "problem", "cursor", "limit"}
 
 
 class SagaListParams(Schema):
     type: str | None = None
     status: SagaStatusName | None = None
     correlation_id: str | None = None
+    # The start of a saga id (8 characters, as the pages show it) or of a correlation id.
+    search: str | None = Field(default=None, max_length=200)
     problem: int | None = Field(default=None, ge=1, le=2**63 - 1)
     cursor: str | None = None
     limit: int = 50
@@ -97,7 +99,11 @@ def list_sagas(request: HttpRequest, q: Query[SagaListParams]) -> dict:
             unknown[0],
         )
     flt = SagaFilter(
-        type=q.type, status=q.status, correlation_id=q.correlation_id, problem=q.problem
+        type=q.type,
+        status=q.status,
+        correlation_id=q.correlation_id,
+        search=(q.search or "").strip() or None,
+        problem=q.problem,
     )
     rows, next_cursor = page(flt, q.cursor, q.limit)
     return {"items": [serializers.summary(s) for s in rows], "next_cursor": next_cursor}

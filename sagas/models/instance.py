@@ -110,7 +110,13 @@ class SagaInstance(models.Model):
                 fields=["saga_type", "status", "-created_at"], name="saga_type_status_idx"
             ),
             models.Index(fields=["status", "-created_at"], name="saga_status_idx"),
-            models.Index(fields=["correlation_id"], name="saga_correlation_idx"),
+            # Equality and prefixes (the search box: LIKE 'ord-12%'): pattern ops compare
+            # bytes, so the index serves a prefix under any collation, not only "C".
+            models.Index(
+                fields=["correlation_id"],
+                opclasses=["varchar_pattern_ops"],
+                name="saga_correlation_prefix_idx",
+            ),
             # The workers' watch: the few sagas counted as stuck, checked every few seconds.
             models.Index(
                 fields=["stuck_at"], condition=Q(stuck_at__isnull=False), name="saga_stuck_idx"

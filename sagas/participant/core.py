@@ -96,9 +96,15 @@ class Participant:
         """What serves it over HTTP. A subclass may serve itself its own way."""
         return HttpTransport()
 
-    def before_command(self, command: str) -> None:
-        """Called before each well-formed command runs: nothing to do. An exception raised
-        here is answered as a transient error, which the sender retries."""
+    def before_command(self, command: str, headers: Mapping[str, Any], body: Any) -> None:
+        """Called before each well-formed command (its name, headers and body as received)
+        runs, before the inbox: nothing to do. An exception raised here is answered as a
+        transient error, which the sender retries."""
+
+    def report_failure(self, exc: Exception) -> None:
+        """Say that a command failed transiently (the sender retries it): a warning. A
+        subclass may say it otherwise."""
+        log.warning("%s: command failed: %s", self.name, exc)
 
     def handle(self, envelope: Any) -> dict[str, Any]:
         """Process one delivered command; returns the reply envelope. Never raises."""
@@ -115,8 +121,8 @@ class Participant:
             try:
                 headers = require(raw_headers, REQUIRED)
                 _check_key(headers["idempotency_key"])
-                self.before_command(str(headers["command"]).partition(".")[2])
                 body = envelope.get("body")
+                self.before_command(str(headers["command"]).partition(".")[2], headers, body)
                 if not isinstance(body, dict):
                     raise MalformedMessage("body must be a JSON object")
                 reply = self._once(headers, body)
@@ -124,7 +130,7 @@ class Participant:
                 log.warning("%s: malformed command: %s", self.name, exc)
                 reply = refused("sagas.participant.MalformedCommand", str(exc))
             except Exception as exc:  # transient: nothing stored, the sender retries
-                log.warning("%s: command failed: %s", self.name, exc)
+                self.report_failure(exc)
                 span.record_exception(exc)
                 reply = failed(f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc))
                 reply["traceback"] = traceback.format_exc(limit=10)[-4000:]

@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,7 @@ from sagas.transient import is_transient
 from . import events
 from .alerting import AlertLoop
 from .events import EventMaker
+from .report import Figures, Reporter
 from .stragglers import Stragglers
 
 log = logging.getLogger("sagas.worker")
@@ -65,6 +66,8 @@ log = logging.getLogger("sagas.worker")
 # fall due by the clock (a backoff ends, a remote step's deadline passes, a dead worker's
 # lease lapses), which no NOTIFY announces.
 CLAIM_EVERY = 0.05
+
+REPORT_SECONDS = 10  # how often the worker logs what it did (and how many sagas ended)
 
 
 @dataclass
@@ -94,9 +97,7 @@ class Stats:
     ticks: int = 0
     transitions: int = 0
     attempts: int = 0
-    finished: int = 0
     lost_leases: int = 0
-    started: float = field(default_factory=time.monotonic)
 
 
 class Worker:
@@ -132,6 +133,8 @@ class Worker:
         self._heard: frozenset[str] = frozenset()  # the kinds NOTIFY announced for it
         self._swept = self._claimed_at = 0.0  # monotonic times of the last sweep and claim
         self._more: set[str] = set()  # kinds whose last look filled a batch: look again
+        self._reporter: Reporter | None = None
+        self._last_report = time.monotonic()
 
     # The loop
 
@@ -144,7 +147,8 @@ class Worker:
             self._heartbeat.start()
         if self._alerts is not None:
             self._alerts.start()
-        last_report = last_watch = time.monotonic()
+        self._reporter = Reporter(self.id)
+        self._last_report = last_watch = time.monotonic()
         try:
             while not self._stopping.is_set() and not (until and until()):
                 try:
@@ -158,9 +162,8 @@ class Worker:
                 except Exception as exc:  # a crash loop is the worst outcome: log, go on
                     log.exception("worker %s: tick failed, holding %s", self.id, self._held_ids())
                     self._recover_from(exc)
-                if time.monotonic() - last_report > 10:
+                if time.monotonic() - self._last_report > REPORT_SECONDS:
                     self._report()
-                    last_report = time.monotonic()
             self.drain()
             self._stragglers.wait_all(self.id)
         finally:
@@ -403,8 +406,6 @@ class Worker:
                     held.row.lease_owner = None
                     held.row.lease_expires_at = None
                     released.append(saga_id)
-                    if state.status not in ACTIVE_STATUSES:
-                        self.stats.finished += 1
                 writer.add(held.row, transitions, self.id, now)
                 if runs_here:
                     jobs.append(self._job(held, state))
@@ -584,14 +585,9 @@ class Worker:
         return [str(saga_id) for saga_id in list(self.held)[:20]]
 
     def _report(self) -> None:
-        s = self.stats
-        elapsed = time.monotonic() - s.started
-        log.info(
-            "worker %s: %d transitions, %d attempts, %d sagas finished, %d leases lost in %.0fs",
-            self.id,
-            s.transitions,
-            s.attempts,
-            s.finished,
-            s.lost_leases,
-            elapsed,
-        )
+        if self._reporter is None:
+            return
+        now, s = time.monotonic(), self.stats
+        done = Figures(s.transitions, s.attempts, s.lost_leases)
+        log.info("%s", self._reporter.report(now - self._last_report, done))
+        self._last_report = now

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Count, Min, Q, Sum
 
-from sagas.models import OutboxMessage, Problem, ProcessHeartbeat, SagaInstance
+from sagas.models import MetricCounter, OutboxMessage, Problem, ProcessHeartbeat, SagaInstance
 from sagas.statuses import ACTIVE_STATUSES, SagaStatus
 
 # Sagas not finished: moving (running, compensating) or waiting for an operator (failed).
@@ -51,6 +51,18 @@ def unfinished_by_status() -> dict[str, int]:
         .annotate(n=Count("*"))  # count(*): an index-only scan; count(id) reads the rows
     )
     return {str(status): counts.get(status, 0) for status in UNFINISHED}
+
+
+def ended_by_outcome() -> dict[str, int]:
+    """Sagas ended so far, by every process, by outcome (completed, compensated, failed):
+    the /metrics totals, which each transition adds to as it commits (engine/tally.py)."""
+    rows = (
+        MetricCounter.objects.filter(name="finished")
+        .order_by()
+        .values_list("label")
+        .annotate(n=Sum("value"))
+    )
+    return {label: int(n) for label, n in rows}
 
 
 def outbox_by_destination(now: datetime) -> list[dict[str, Any]]:

@@ -14,8 +14,10 @@ from django.db.models import Q, QuerySet
 from sagas.exceptions import SagaError
 from sagas.models import SagaInstance
 from sagas.statuses import SagaStatus
+from sagas.storable import text_problem
 
 MAX_PAGE = 200
+MAX_SEARCH = 200  # characters, as long as a correlation id
 # Times outside these years are refused: near year 1 or 9999 a UTC offset overflows
 # Python's datetime, and PostgreSQL refuses offsets Python takes (over 15:59).
 MIN_YEAR, MAX_YEAR = 1970, 2999
@@ -34,7 +36,8 @@ class SagaFilter:
     type: str | None = None
     status: str | None = None
     correlation_id: str | None = None
-    # The dashboard's search box: a saga id or a correlation id, whichever matches.
+    # The search box: the start of a saga id (the 8 characters the pages show will do) or
+    # of a correlation id, whichever matches (see Search).
     search: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -55,7 +58,7 @@ class SagaFilter:
         if self.problem is not None:
             qs = qs.filter(Q(problem_id=self.problem) | Q(stuck_problem_id=self.problem))
         if self.search:
-            qs = qs.filter(_search(self.search))
+            qs = qs.filter(Search.parse(self.search).q())
         if self.created_after is not None:
             qs = qs.filter(created_at__gte=_utc(self.created_after, "created_after"))
         if self.created_before is not None:
@@ -80,12 +83,59 @@ def _utc(moment: datetime, field: str) -> datetime:
         raise InvalidQuery(f"{field} is too far in the past or future", field) from None
 
 
-def _search(text: str) -> Q:
-    text = text.strip()
+@dataclass(frozen=True)
+class Search:
+    """What a search text finds: sagas whose correlation id starts with it, and, when it
+    reads as the start of a saga id (hex, dashes anywhere, MIN_ID_PREFIX digits or more),
+    sagas whose id does. Each half is one index range: the primary key for ids, and a
+    pattern-ops index (text compared byte by byte, whatever the collation) for the
+    correlation id's LIKE 'prefix%'."""
+
+    prefix: str
+    ids: tuple[uuid.UUID, uuid.UUID] | None  # lowest and highest id with that start
+
+    @classmethod
+    def parse(cls, text: str) -> Search:
+        """InvalidQuery for a text no database could compare (too long, NUL, surrogates)."""
+        text = text.strip()
+        if len(text) > MAX_SEARCH:
+            raise InvalidQuery(f"search is longer than {MAX_SEARCH} characters", "search")
+        wrong = text_problem(text)
+        if wrong:
+            raise InvalidQuery(f"search {wrong}", "search")
+        return cls(text, _id_range(text))
+
+    def q(self) -> Q:
+        found = Q(correlation_id__startswith=self.prefix)
+        if self.ids is not None:
+            low, high = self.ids
+            found |= Q(id__gte=low, id__lte=high)
+        return found
+
+    def matches(self, saga_id: str, correlation_id: str) -> bool:
+        """The same test in Python, for a live row (ids as text, any case)."""
+        if correlation_id.startswith(self.prefix):
+            return True
+        if self.ids is None:
+            return False
+        key = uuid.UUID(saga_id)
+        return self.ids[0] <= key <= self.ids[1]
+
+
+MIN_ID_PREFIX = 4  # hex digits: fewer would match one saga in 4,096 by chance
+
+
+def _id_range(text: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     try:
-        return Q(id=uuid.UUID(text)) | Q(correlation_id=text)
+        whole = uuid.UUID(text)  # also takes {braces}, urn:uuid: and 32 digits
+        return whole, whole
     except ValueError:
-        return Q(correlation_id=text)
+        pass
+    digits = text.replace("-", "").lower()
+    if not MIN_ID_PREFIX <= len(digits) <= 32 or digits.strip("0123456789abcdef"):
+        return None
+    pad = 32 - len(digits)
+    return uuid.UUID(digits + "0" * pad), uuid.UUID(digits + "f" * pad)
 
 
 def encode_cursor(saga: SagaInstance) -> str:

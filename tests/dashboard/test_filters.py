@@ -41,6 +41,10 @@ def test_live_matching_agrees_with_the_query():
         {"q": "beta"},
         {"q": str(sagas[0].id)},
         {"q": str(sagas[0].id).upper()},
+        {"q": str(sagas[1].id)[:8]},  # the short id the pages show
+        {"q": str(sagas[2].id)[:13].upper()},
+        {"q": "bet"},  # the start of a correlation id
+        {"q": "eta"},  # not its middle
         {"from": hour_ago},
         {"to": hour_ago},
         {"from": hour_ago, "status": "completed"},

@@ -88,7 +88,8 @@ class DatabaseTransport:
         envelopes = [{"headers": m.headers, "body": m.body} for m in messages]
         for envelope in self.arrange(participant, envelopes):
             reply = participant.handle(envelope)
-            outbox.enqueue_reply(reply, participant.name, delay=self.reply_delay(participant))
+            delay = self.reply_delay(participant, envelope)
+            outbox.enqueue_reply(reply, participant.name, delay=delay)
         outbox.mark_sent(messages)
         if messages:
             notify_due(REPLY)
@@ -98,7 +99,7 @@ class DatabaseTransport:
         may reorder them, or add others."""
         return envelopes
 
-    def reply_delay(self, participant: Participant) -> float:
-        """Seconds before a reply is due at the orchestrator: none. A subclass may hold
-        replies back."""
+    def reply_delay(self, participant: Participant, envelope: dict) -> float:
+        """Seconds before the reply to `envelope` is due at the orchestrator: none. A
+        subclass may hold replies back."""
         return 0.0

@@ -130,9 +130,9 @@ class HttpTransport:
         retries later; "" (it always does). A subclass may say otherwise."""
         return ""
 
-    def before_handling(self, participant: Participant) -> None:
-        """Called before each command is handled, outside any transaction: nothing to do.
-        A subclass may act here."""
+    def before_handling(self, participant: Participant, envelope: Any) -> None:
+        """Called before each command (`envelope`, as received) is handled, outside any
+        transaction: nothing to do. A subclass may act here."""
 
 
 def make_server(
@@ -199,7 +199,7 @@ def make_server(
             if refusal:
                 self._send(503, json.dumps({"detail": refusal}).encode())
                 return
-            hooks.before_handling(participant)
+            hooks.before_handling(participant, envelope)
             reply = _handle(participant, envelope)
             if reply_url:
                 # Acknowledged only now that the handler's writes and its reply are committed
