@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sagas', '0015_stuck_index'),
+        ('sagas', '0016_compensation_cause_and_dead_letters'),
     ]
 
     operations = [
