@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import connections
 from django.db.models import F
 from django.db.models.functions import Length
 
@@ -89,7 +89,7 @@ class Traffic:
             while not self._stop.wait(self.rng.uniform(0.5, 1.5) * self.interval):
                 self.start_one()
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread is done with them
 
     def start_one(self) -> None:
         try:

@@ -75,14 +75,14 @@ function axis(rows) {
   const at = (i) => `${((100 * (i + 0.5)) / n).toFixed(2)}%`;
   const ticks = rows.flatMap((m, i) =>
     Number(m.minute.slice(14, 16)) % AXIS_EVERY === 0 && i < n - 3
-      ? [h("time", { datetime: m.minute, style: { left: at(i) } }, m.minute.slice(11, 16))]
+      ? [h("time", { datetime: m.minute, dataset: { format: "minute" }, style: { left: at(i) } }, m.minute.slice(11, 16))]
       : [],
   );
   const last = rows[n - 1];
   fill(
     document.getElementById("minutes-axis"),
     ticks,
-    last ? h("time", { datetime: last.minute, class: "now", style: { left: at(n - 1) } }, `${last.minute.slice(11, 16)} UTC`) : null,
+    last ? h("time", { datetime: last.minute, class: "now", dataset: { format: "minute" }, style: { left: at(n - 1) } }, last.minute.slice(11, 16)) : null,
   );
 }
 

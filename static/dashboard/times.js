@@ -37,7 +37,8 @@ function parts(date, utc) {
   return [date.getFullYear(), date.getMonth() + 1, date.getDate(), date.getHours(), date.getMinutes(), date.getSeconds(), date.getMilliseconds()];
 }
 
-// `format`: "datetime" (2026-01-31 14:05:09), "time" (14:05:09) or "clock" (14:05:09.123).
+// `format`: "datetime" (2026-01-31 14:05:09), "time" (14:05:09), "minute" (14:05, for an
+// axis) or "clock" (14:05:09.123).
 export function formatTime(iso, format = "datetime", utc = zone() === "utc") {
   if (!iso) return "";
   const date = new Date(iso);
@@ -46,6 +47,7 @@ export function formatTime(iso, format = "datetime", utc = zone() === "utc") {
   const time = `${pad(h)}:${pad(mi)}:${pad(s)}`;
   if (format === "clock") return `${time}.${pad(ms, 3)}`;
   if (format === "time") return time;
+  if (format === "minute") return time.slice(0, 5);
   return `${y}-${pad(mo)}-${pad(d)} ${time}`;
 }
 

@@ -4,6 +4,7 @@ changes back for as long as sending costs, never longer than its interval."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from dashboard.live.throttle import Throttle
 
@@ -31,7 +32,9 @@ def runs(cost: float, every: float, interval: float) -> list[list[float]]:
         await asyncio.sleep(interval + cost + 0.1)
         return taken
 
-    return asyncio.run(scenario())
+    # A thread of its own: the browser tests' Playwright keeps a loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result()
 
 
 def test_a_quiet_feed_sends_each_change_on_its_own():

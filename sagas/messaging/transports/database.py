@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError, close_old_connections, connections, transaction
+from django.db import DatabaseError, connections, transaction
 
 from sagas.engine.wakeup import COMMANDS, REPLY, Waiter, notify_due
 from sagas.messaging import outbox
@@ -44,7 +44,7 @@ class DatabaseTransport:
                     stop.wait(1.0)
         finally:
             waiter.close()
-            close_old_connections()
+            connections.close_all()  # this thread is done with them
 
     def _step(self, participant: Participant, batch: int) -> int:
         try:
