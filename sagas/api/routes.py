@@ -119,20 +119,15 @@ def get_saga(request: HttpRequest, saga_id: UUID) -> dict:
     return serialize.detail(get_object_or_404(SagaInstance, id=saga_id))
 
 
+# What a call that changes one saga may answer besides success: a bad or oversized body,
+# no or not enough credentials, no such saga, a state or version that does not allow it.
+ACTION_ERRORS = {code: MessageOut for code in (400, 401, 403, 404, 409, 413, 422)}
+
+
 # Before the action route, whose {action} would otherwise take this name.
 @router.post(
     "/sagas/{saga_id}/restart",
-    response={
-        200: SagaOut,
-        201: SagaOut,
-        400: MessageOut,
-        401: MessageOut,
-        403: MessageOut,
-        404: MessageOut,
-        409: MessageOut,
-        413: MessageOut,
-        422: MessageOut,
-    },
+    response={200: SagaOut, 201: SagaOut, **ACTION_ERRORS},
     summary="Start a new saga of the same type with this input, from a compensating or "
     "compensated saga",
     description="For a saga undoing or done undoing its steps (compensating, compensated, or "
@@ -150,16 +145,7 @@ def restart_saga(request: HttpRequest, saga_id: UUID, body: RestartIn) -> Status
 
 @router.post(
     "/sagas/{saga_id}/{action}",
-    response={
-        200: ActionResultOut,
-        400: MessageOut,
-        401: MessageOut,
-        403: MessageOut,
-        404: MessageOut,
-        409: MessageOut,
-        413: MessageOut,
-        422: MessageOut,
-    },
+    response={200: ActionResultOut, **ACTION_ERRORS},
     summary="A manual action: retry, resume, compensate, cancel, skip or retry_with_input",
 )
 def act(request: HttpRequest, saga_id: UUID, action: ActionName, body: ActionIn) -> dict:
