@@ -237,6 +237,9 @@ def read_breakdown(directory: str, sagas: int) -> dict[str, dict[str, float]]:
             row = parts.setdefault(part, {"ms_per_saga": 0.0, "queries_per_saga": 0.0})
             row["ms_per_saga"] += 1000 * t["seconds"] / max(sagas, 1)
             row["queries_per_saga"] += t["queries"] / max(sagas, 1)
+        # SAGASCOPE_BENCH_STATEMENTS=1: which statements those round trips were
+        for statement, count in sorted(timings.get("statements", {}).items(), key=lambda x: -x[1]):
+            log(f"    {count / max(sagas, 1):5.1f}/saga  {' '.join(statement.split())[:110]}")
     return parts
 
 

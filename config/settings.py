@@ -237,6 +237,9 @@ SAGASCOPE_METRICS_TOKEN = os.environ.get("SAGASCOPE_METRICS_TOKEN", "")
 SAGASCOPE_METRICS_ALLOW = os.environ.get("SAGASCOPE_METRICS_ALLOW", "")
 # Off only to measure what the /metrics totals cost (bench/throughput.py --observability).
 SAGASCOPE_METRICS_COUNTERS = env_bool("SAGASCOPE_METRICS_COUNTERS", True)
+# The worker's few hot statements are prepared on PostgreSQL; off behind a pooler in
+# transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+SAGASCOPE_PREPARED_STATEMENTS = env_bool("SAGASCOPE_PREPARED_STATEMENTS", True)
 
 # Where the dashboard and the API link each saga's trace.
 JAEGER_UI_URL = os.environ.get("JAEGER_UI_URL", "http://localhost:16686")

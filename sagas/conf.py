@@ -144,3 +144,9 @@ def alert_max_attempts() -> int:
 def alert_backoff() -> float:
     """Seconds before a failed delivery's first retry; doubled each time, up to 5 minutes."""
     return float(getattr(settings, "SAGASCOPE_ALERT_BACKOFF", 1.0))
+
+
+def prepared_statements() -> bool:
+    """Whether the worker's hot-path statements are prepared on PostgreSQL. Off behind a
+    pooler in transaction mode that cannot keep them (PgBouncer before 1.21)."""
+    return bool(getattr(settings, "SAGASCOPE_PREPARED_STATEMENTS", True))

@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, router, transaction
-from django.db.models import Model
+from django.db import transaction
 
 from sagas.models import OutboxMessage, SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
@@ -20,6 +19,7 @@ from sagas.telemetry.ids import new_span_id
 from . import problems
 from .commands import command_message
 from .fingerprint import cause
+from .sql import insert_many, pipelined, update_many
 from .state import (
     AddAttempt,
     ErrorInfo,
@@ -125,6 +125,7 @@ class TransitionWriter:
         self.new_rows: list[SagaInstance] = []
         self.new_attempts: list[StepAttempt] = []
         self.finished: list[tuple[AttemptKey, FinishAttempt]] = []
+        self.finished_rows: list[StepAttempt] = []  # the attempts `finished` closes
         self.events: list[SagaEvent] = []
         self.messages: list[OutboxMessage] = []
         self._spans = SpanBatch()
@@ -221,27 +222,35 @@ class TransitionWriter:
             )
 
     def flush(self, extra_fields: Iterable[str] = LEASE_FIELDS) -> list[SagaEvent]:
-        """Write everything collected; must run inside the caller's transaction."""
+        """Write everything collected; must run inside the caller's transaction.
+
+        The writes go out as one pipeline: the statements whose answers nothing waits for
+        first, the inserts that return ids last, so a commit costs a round trip or two
+        instead of one per table."""
         assert transaction.get_connection().in_atomic_block, "write transitions in a transaction"
-        if self.new_rows:
-            SagaInstance.objects.bulk_create(self.new_rows)
-        if self.new_attempts:
-            StepAttempt.objects.bulk_create(self.new_attempts)
         if self.finished:
-            self._finish_attempts()
-        if self.rows:
-            update_many(SagaInstance, self.rows, STATE_FIELDS + list(extra_fields))
-        if self.events:
-            SagaEvent.objects.bulk_create(self.events)
-            publish_events_on_commit(self.events, self.rows + self.new_rows)
-        if self.messages:
-            OutboxMessage.objects.bulk_create(self.messages)
-            notify_commands()
-        if self.failed or self.left_failed:
-            problems.group(self.failed, self.left_failed, now_of(self.rows + self.new_rows))
+            self._finish_attempts()  # before the pipeline: it may have to look attempts up
         types = {key: row.saga_type for key, row in self._rows_by_id.items()}
         self.tally.events(self.events, types)
-        self.tally.write()
+        with pipelined(SagaInstance):
+            if self.new_rows:
+                SagaInstance.objects.bulk_create(self.new_rows)
+            if self.finished_rows:
+                update_many(StepAttempt, self.finished_rows, FINISH_FIELDS)
+            if self.rows:
+                update_many(SagaInstance, self.rows, STATE_FIELDS + list(extra_fields))
+            self.tally.write()
+            if self.messages:
+                OutboxMessage.objects.bulk_create(self.messages)
+                notify_commands()
+            if self.new_attempts:
+                insert_many(StepAttempt, self.new_attempts)
+            if self.events:
+                insert_many(SagaEvent, self.events)
+        if self.events:
+            publish_events_on_commit(self.events, self.rows + self.new_rows)
+        if self.failed or self.left_failed:
+            problems.group(self.failed, self.left_failed, now_of(self.rows + self.new_rows))
         for row in self.rows + self.new_rows:
             if row.finished_at is not None and row.status in TERMINAL_STATUSES:
                 self._spans.saga(row)
@@ -277,37 +286,13 @@ class TransitionWriter:
                 attempt.error_traceback = effect.error.traceback
             changed.append(attempt)
             self.known.pop(key, None)
-        if changed:
-            update_many(StepAttempt, changed, FINISH_FIELDS)
+        # One added in this same batch is inserted whole; only stored ones need an update.
+        self.finished_rows = [attempt for attempt in changed if attempt.pk is not None]
 
 
 def now_of(rows: list[SagaInstance]) -> datetime:
     """The transaction's time, as the transitions were stamped with it."""
     return max(row.updated_at for row in rows)
-
-
-def update_many(model: type[Model], rows: list[Any], fields: list[str]) -> None:
-    """UPDATE each row's `fields` by primary key, as one pipelined executemany.
-
-    Django's bulk_update builds a CASE expression per field and row, which costs more Python
-    time than the whole transaction; this keeps the hot path to one round trip.
-    """
-    connection = connections[router.db_for_write(model)]
-    meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
-    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in columns)
-    pk = meta.pk
-    sql = (
-        f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets} "
-        f"WHERE {connection.ops.quote_name(pk.column)} = %s"
-    )
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in columns]
-        + [pk.get_db_prep_value(row.pk, connection)]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
 
 
 def _lookup_attempts(keys: list[AttemptKey]) -> list[StepAttempt]:

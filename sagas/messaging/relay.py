@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from django.db import DatabaseError, connections, transaction
@@ -102,23 +103,31 @@ class Relay:
         """Called once `message` is marked sent: nothing to do. A subclass may act here."""
 
     def _settle(self, timeout: float | None) -> int:
-        """Record each publish as it returns (its mark overlaps the others' network time);
-        those still running after `timeout` stay in flight for a later tick."""
+        """Record the publishes as they return, those that returned together in one
+        transaction (their marks overlap the others' network time); those still running
+        after `timeout` stay in flight for a later tick."""
         down: set[str] = set()
         published = 0
-        try:
-            for future in as_completed(list(self._in_flight), timeout=timeout):
-                published += self._record(future, down)
-        except TimeoutError:
-            pass
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._in_flight:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, _ = wait(list(self._in_flight), timeout=left, return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            published += self._record(done, down)
         self.sent += published
         return published
 
-    def _record(self, future: Future[Result], down: set[str]) -> int:
-        with self._lock:
-            message = self._in_flight.pop(future)
-        reply, error = future.result()
-        if error is not None:
+    def _record(self, done: set[Future[Result]], down: set[str]) -> int:
+        answered: list[tuple[OutboxMessage, Any]] = []
+        for future in done:
+            with self._lock:
+                message = self._in_flight.pop(future)
+            reply, error = future.result()
+            if error is None:
+                circuits.record_success(message.destination, self._circuits)
+                answered.append((message, reply))
+                continue
             if message.destination not in down:
                 log.warning("relay: %s", error)
             down.add(message.destination)
@@ -128,16 +137,20 @@ class Relay:
                 # The participant may have taken it: never offer it again as undelivered
                 # (its attempt's timeout must then count it as possibly done).
                 outbox.mark_sent([message], note=f"no answer, may have been delivered: {error}")
-                return 0
-            outbox.postpone(message, str(error))
+            else:
+                outbox.postpone(message, str(error))
+        if not answered:
             return 0
-        circuits.record_success(message.destination, self._circuits)
+        # One transaction for every answer that came back together: under a backlog the
+        # marks cost a commit per batch, not per message.
         with transaction.atomic():
-            if reply is not None:
-                self._accept(message, reply)
-            outbox.mark_sent([message])
-        self.delivered(message)
-        return 1
+            for message, reply in answered:
+                if reply is not None:
+                    self._accept(message, reply)
+            outbox.mark_sent([message for message, _ in answered])
+        for message, _ in answered:
+            self.delivered(message)
+        return len(answered)
 
     def _accept(self, message: OutboxMessage, reply: Any) -> None:
         """Queue a synchronous answer as a reply, or dead-letter it with the reason."""

@@ -41,7 +41,7 @@ from sagas import conf
 from sagas.definition import Saga, StepContext
 from sagas.engine import leases, problems, statemachine
 from sagas.engine.heartbeats import Pulse
-from sagas.engine.leases import claim, lock_fenced
+from sagas.engine.leases import claim_rows, lock_fenced
 from sagas.engine.runner import Job, Outcome, Runner, call, call_atomic
 from sagas.engine.state import Begin, SagaState
 from sagas.engine.store import LEASE_FIELDS, AttemptKey, TransitionWriter, attempt_key, state_of
@@ -273,18 +273,17 @@ class Worker:
         if room <= 0 or SAGA not in self._told:
             return
         self._claimed_at = time.monotonic()
-        claimed = claim(self.id, room, self.lease)
-        self._more_of(SAGA, len(claimed) >= room)
-        if not claimed:
+        rows = claim_rows(self.id, room, self.lease)
+        self._more_of(SAGA, len(rows) >= room)
+        if not rows:
             return
-        rows = SagaInstance.objects.filter(id__in=list(claimed))
         running = leases.running_attempts(r for r in rows if r.in_flight)
         for attempt in running.values():
             key = attempt_key(attempt.saga_id, attempt.step_index, attempt.phase, attempt.attempt)
             self._attempts[key] = attempt
         for row in rows:
             definition = registry.find(row.saga_type)
-            held = Held(row, claimed[row.id], definition, events.begin)
+            held = Held(row, row.lease_epoch, definition, events.begin)
             try:
                 if definition is None:
                     why = f"saga type '{row.saga_type}' is no longer defined in this code"

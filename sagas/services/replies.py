@@ -17,13 +17,14 @@ import random
 import uuid
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from sagas.engine import statemachine
 from sagas.engine.leases import database_now
+from sagas.engine.sql import columns, hot_cursor, load_rows, pipelined
 from sagas.engine.state import Begin, ErrorInfo, Failed, SagaState, Succeeded
-from sagas.engine.store import LEASE_FIELDS, TransitionWriter, state_of
+from sagas.engine.store import LEASE_FIELDS, TransitionWriter, attempt_key, state_of
 from sagas.engine.wakeup import notify_due
 from sagas.exceptions import ActionNotAllowed
 from sagas.messaging import outbox, schema
@@ -89,15 +90,10 @@ def _set_aside(message: OutboxMessage, reason: str) -> None:
 
 def apply(replies: list[Parsed]) -> None:
     """Match and apply valid replies; call inside a transaction."""
-    now = database_now()
     ignored: list[SagaEvent] = []
-    # Lock in id order, so two appliers never wait on each other in a cycle.
-    ids = sorted({reply.saga_id for _, reply in replies})
-    sagas = {
-        s.id: s for s in SagaInstance.objects.select_for_update().filter(id__in=ids).order_by("id")
-    }
-    commands = _waiting_commands(list(sagas))
-    writer = TransitionWriter()
+    now, sagas, running = _lock(sorted({reply.saga_id for _, reply in replies}))
+    commands = {_key(a): a.message_id for a in running}
+    writer = TransitionWriter({attempt_key(*_key(a)): a for a in running})
     woke = False
     for message, reply in replies:
         saga = sagas.get(reply.saga_id)
@@ -202,14 +198,41 @@ def _wrong_sender(
     return ""
 
 
-def _waiting_commands(
+_LOCK_POSTGRES = (
+    "SELECT {columns} FROM sagas_sagainstance WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+)
+_RUNNING_POSTGRES = (
+    "SELECT {columns} FROM sagas_stepattempt WHERE saga_id = ANY(%s) AND status = %s"
+)
+
+
+def _lock(
     ids: list[uuid.UUID],
-) -> dict[tuple[uuid.UUID, int, str, int], uuid.UUID | None]:
-    """The command message each waiting attempt of these sagas sent."""
-    rows = StepAttempt.objects.filter(saga_id__in=ids, status=AttemptStatus.RUNNING).values_list(
-        "saga_id", "step_index", "phase", "attempt", "message_id"
-    )
-    return {(saga, step, phase, attempt): sent for saga, step, phase, attempt, sent in rows}
+) -> tuple[Any, dict[uuid.UUID, SagaInstance], list[StepAttempt]]:
+    """The database's clock, the sagas locked in id order (so two appliers never wait on
+    each other in a cycle), and their waiting attempts, each with the command it sent.
+    On PostgreSQL the three questions go out together, prepared."""
+    running = AttemptStatus.RUNNING.value
+    if connection.vendor != "postgresql":
+        locked = SagaInstance.objects.select_for_update().filter(id__in=ids).order_by("id")
+        attempts = StepAttempt.objects.filter(saga_id__in=ids, status=running)
+        return database_now(), {s.id: s for s in locked}, list(attempts)
+    with (
+        pipelined(SagaInstance),
+        hot_cursor(connection) as clock,
+        hot_cursor(connection) as lock,
+        hot_cursor(connection) as waiting,
+    ):
+        clock.execute("SELECT clock_timestamp()")
+        lock.execute(_LOCK_POSTGRES.format(columns=columns(SagaInstance)), [ids])
+        waiting.execute(_RUNNING_POSTGRES.format(columns=columns(StepAttempt)), [ids, running])
+        now = clock.fetchone()[0]
+        sagas = {s.id: s for s in load_rows(SagaInstance, lock)}
+        return now, sagas, load_rows(StepAttempt, waiting)
+
+
+def _key(attempt: StepAttempt) -> tuple[uuid.UUID, int, str, int]:
+    return (attempt.saga_id, attempt.step_index, attempt.phase, attempt.attempt)
 
 
 def outcome(reply: schema.Reply, now: Any) -> object:

@@ -8,6 +8,7 @@ PATH as JSON when it stops (SIGTERM). Where a saga's time goes, measured, not gu
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections import defaultdict
@@ -29,6 +30,10 @@ class TimedWorker(Worker):
         self.queries: dict[str, int] = defaultdict(int)
         self.calls: dict[str, int] = defaultdict(int)
         self._part: str | None = None
+        # SAGASCOPE_BENCH_STATEMENTS=1: also count each statement's text, per part.
+        self.statements: dict[str, int] | None = (
+            defaultdict(int) if os.environ.get("SAGASCOPE_BENCH_STATEMENTS") else None
+        )
         for name in PARTS:
             setattr(self, name, self._timed(name, getattr(self, name)))
 
@@ -47,6 +52,8 @@ class TimedWorker(Worker):
 
     def count_query(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.queries[self._part or "other"] += 1
+        if self.statements is not None:
+            self.statements[f"{self._part} {'many ' if many else ''}{sql[:110]}"] += 1
         return execute(sql, params, many, context)
 
     def run(self, until: Any = None) -> None:
@@ -66,6 +73,7 @@ class TimedWorker(Worker):
                 for name in PARTS
             },
             "other_queries": self.queries["other"],
+            "statements": self.statements or {},
         }
 
 
@@ -84,6 +92,15 @@ class Command(BaseCommand):
         )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: worker.stop())
-        worker.run()
+        # SAGASCOPE_BENCH_PROFILE=PATH: a cProfile of the worker's loop, for flame graphs.
+        profile_path = os.environ.get("SAGASCOPE_BENCH_PROFILE")
+        if profile_path:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.runcall(worker.run)
+            profiler.dump_stats(f"{profile_path}.{os.getpid()}")
+        else:
+            worker.run()
         with open(options["timings"], "w") as out:
             json.dump(worker.timings(), out)
