@@ -144,3 +144,9 @@ def alert_max_attempts() -> int:
 def alert_backoff() -> float:
     """Seconds before a failed delivery's first retry; doubled each time, up to 5 minutes."""
     return float(getattr(settings, "SAGASCOPE_ALERT_BACKOFF", 1.0))
+
+
+def search_timeout() -> float:
+    """The longest one search query may run (seconds) before it is stopped and the operator
+    asked to narrow it; a statement timeout on PostgreSQL, a progress check on SQLite."""
+    return float(getattr(settings, "SAGASCOPE_SEARCH_TIMEOUT", 3.0))
