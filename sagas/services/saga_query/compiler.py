@@ -32,7 +32,7 @@ from .syntax import Both, Comparison, Either, Node, Not, QuerySyntaxError, Value
 
 # A time outside these years is refused: PostgreSQL and Python disagree near the ends.
 MIN_YEAR, MAX_YEAR = 1970, 2999
-_RELATIVE = re.compile(r"-([0-9]{1,6})([smhdw])")
+_RELATIVE = re.compile(r"-([0-9]{1,9})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 # What a JSON value's type is called by jsonb_typeof (PostgreSQL) and JSON_TYPE (SQLite).
@@ -130,9 +130,12 @@ class _Compiler:
         if relative and v.kind != "string":
             amount, unit = int(relative[1]), _UNITS[relative[2]]
             try:
-                return self.now - timedelta(**{unit: amount})
+                moment = self.now - timedelta(**{unit: amount})
             except OverflowError:
-                raise QuerySyntaxError(v.position, f"{v.text} is too far back") from None
+                moment = None
+            if moment is None or moment.year < MIN_YEAR:
+                raise QuerySyntaxError(v.position, f"{v.text} is too far back (before {MIN_YEAR})")
+            return moment
         try:
             moment = datetime.fromisoformat(v.text)
         except ValueError:
