@@ -11,15 +11,18 @@ from contextlib import contextmanager
 from django.db import OperationalError, connection, transaction
 
 from sagas import conf
-from sagas.exceptions import SagaError
+from sagas.exceptions import InvalidQuery
 
 _CANCELLED = "57014"  # PostgreSQL's query_canceled (a statement timeout)
 _STEPS = 10_000  # SQLite virtual-machine steps between two looks at the clock
 
 
-class QueryTooSlow(SagaError):
+class QueryTooSlow(InvalidQuery):
     """The query took too long; narrow it (a type, a status or a time range such as
     started > -24h) and search again."""
+
+    def __init__(self) -> None:
+        super().__init__((self.__doc__ or "").strip().replace("\n   ", ""), "query")
 
 
 @contextmanager
@@ -49,7 +52,7 @@ def _postgres(limit: float) -> Iterator[None]:
             yield
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) == _CANCELLED:
-                raise QueryTooSlow() from None
+                raise QueryTooSlow from None
             raise
         # SET LOCAL outlives a savepoint: give an enclosing transaction its own limit back.
         with connection.cursor() as cursor:
@@ -66,7 +69,7 @@ def _sqlite(limit: float) -> Iterator[None]:
         yield
     except OperationalError as exc:
         if "interrupted" in str(exc) and time.monotonic() > deadline:
-            raise QueryTooSlow() from None
+            raise QueryTooSlow from None
         raise
     finally:
         raw.set_progress_handler(None, 0)
