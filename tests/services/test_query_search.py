@@ -94,6 +94,9 @@ def test_json_equality_compares_types_as_json_does(sagas):
     assert found('input.vip = "true"') == set()
     # "!=" is among the sagas that have the field: not "has no such field".
     assert found("input.country != AQ") == {"fr-refused", "fresh"}
+    # NOT is every saga the term does not match, those without the field included.
+    assert found("NOT input.country = AQ") == {"fr-refused", "fresh", "nested"}
+    assert found("NOT input.amount > 1000") == {"aq-small", "aq-text", "nested", "fresh"}
 
 
 def test_json_order_compares_numbers_with_numbers_and_strings_with_strings(sagas):

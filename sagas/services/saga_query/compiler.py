@@ -20,7 +20,9 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import CharField, Exists, Func, OuterRef, Q
+from django.db.models import Value as SqlValue
 from django.db.models.fields.json import KeyTransform, compile_json_path
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
 from django.utils import timezone
 
@@ -220,7 +222,7 @@ def _json(path: list[str], c: Comparison) -> Q:
             q |= _json_equal(column, keys, key, lookup, value)
         if c.op == "!=":
             # Only sagas that have the field: "!=" is not "has no such field".
-            return Q(In(JsonType(key), sum(_JSON_TYPES.values(), ()))) & ~q
+            return Q(In(_type_of(key), sum(_JSON_TYPES.values(), ()))) & ~q
         return q
     value = values[0]
     if value is None or isinstance(value, bool):
@@ -252,7 +254,13 @@ def _typed(key: KeyTransform, value: Any) -> Q:
         kind = "number"
     else:
         kind = "string"
-    return Q(In(JsonType(key), _JSON_TYPES[kind]))
+    return Q(In(_type_of(key), _JSON_TYPES[kind]))
+
+
+def _type_of(key: KeyTransform) -> Coalesce:
+    # "" rather than NULL where the field is missing: the comparison is then false, never
+    # unknown, so NOT of it holds for sagas without the field (SQL's NOT NULL is NULL).
+    return Coalesce(JsonType(key), SqlValue(""))
 
 
 def _json_literal(v: Value) -> Any:
