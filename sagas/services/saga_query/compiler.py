@@ -13,6 +13,7 @@ Fields:
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from .syntax import Both, Comparison, Either, Node, Not, QuerySyntaxError, Value
 
 # A time outside these years is refused: PostgreSQL and Python disagree near the ends.
 MIN_YEAR, MAX_YEAR = 1970, 2999
+MAX_NUMBER = 2**63 - 1
 _RELATIVE = re.compile(r"-([0-9]{1,9})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
@@ -265,7 +267,12 @@ def _type_of(key: KeyTransform) -> Coalesce:
 
 def _json_literal(v: Value) -> Any:
     if v.kind == "number":
-        return float(v.text) if any(ch in v.text for ch in ".eE") else int(v.text)
+        number = float(v.text) if any(ch in v.text for ch in ".eE") else int(v.text)
+        # Bounded as every database can hold it: SQLite's integers are 64-bit, and JSON
+        # has no infinity.
+        if not math.isfinite(number) or abs(number) > MAX_NUMBER:
+            raise QuerySyntaxError(v.position, f"{v.shown} is too large a number")
+        return number
     if v.kind == "word":
         literal = {"true": True, "false": False, "null": None}
         if v.text in literal:
