@@ -4,8 +4,11 @@ with how many, linked to exactly those sagas on the list."""
 from __future__ import annotations
 
 import re
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 
 from sagas.models import Problem
@@ -58,3 +61,14 @@ def test_a_bad_query_is_a_400_naming_it(staff_client):
     html = response.content.decode()
     assert "<code>query</code>: at 14: expected a value after &#x27;~&#x27;" in html
     assert 'value="correlation ~"' in html
+
+
+def test_the_api_lists_the_groups_a_query_matches(failures):
+    out = StringIO()
+    call_command("create_api_token", "reader", "--scope", "read", stdout=out)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    found = api.get("/api/problems", {"query": "correlation ~ aq-"}).json()
+    assert [(p["step"], p["matching"]) for p in found] == [("charge", 2)]
+    assert [p["matching"] for p in api.get("/api/problems").json()] == [None, None]
+    bad = api.get("/api/problems", {"query": "correlation ~"})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("at 14: expected a value")
