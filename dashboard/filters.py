@@ -1,5 +1,8 @@
 """The list's filters as the URL holds them: parsed strictly (an unknown filter or value is
-a 400, not a silently empty page), turned into a SagaFilter, and matched against live rows."""
+a 400, not a silently empty page), turned into a SagaFilter, and matched against live rows.
+
+The search box `q` holds a plain term (the start of a saga id or correlation id) or, when it
+has an operator (= != < > ~ or IN (...)), a query in the search language (saga_query)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from urllib.parse import urlencode
 
 from sagas.models import SagaInstance
 from sagas.registry import registry
+from sagas.services import saga_query
 from sagas.services.queries import (
     MAX_SEARCH,
     MAX_YEAR,
@@ -20,6 +24,7 @@ from sagas.services.queries import (
     Search,
     decode_cursor,
 )
+from sagas.services.saga_query import bounded, looks_like_query, matching
 from sagas.statuses import SagaStatus
 from sagas.storable import text_problem
 
@@ -41,11 +46,16 @@ class ListFilters:
     cursor: str = ""
 
     @property
+    def is_query(self) -> bool:
+        return looks_like_query(self.q)
+
+    @property
     def saga_filter(self) -> SagaFilter:
         return SagaFilter(
             type=self.type or None,
             status=self.status or None,
-            search=self.q or None,
+            search=(self.q or None) if not self.is_query else None,
+            query=self.q if self.is_query else None,
             created_after=self.start,
             created_before=self.end,
             problem=self.problem,
@@ -73,12 +83,24 @@ class ListFilters:
             return False
         if self.problem is not None and self.problem not in (row["problem"], row["stuck_problem"]):
             return False
-        if self.q and not Search.parse(self.q).matches(row["id"], row["correlation_id"]):
+        # A query reads fields a row does not carry: `confirmed` asks the database.
+        plain = self.q and not self.is_query
+        if plain and not Search.parse(self.q).matches(row["id"], row["correlation_id"]):
             return False
         created = datetime.fromisoformat(row["created_at"])
         if self.start is not None and created < self.start:
             return False
         return not (self.end is not None and created >= self.end)
+
+    def confirmed(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of live rows that passed `matches`, those the query matches (all, without one)."""
+        if not rows or not self.is_query:
+            return rows
+        ids = [row["id"] for row in rows]
+        with bounded():
+            found = matching(SagaInstance.objects.filter(id__in=ids), self.q)
+            keep = {str(saga_id) for saga_id in found.values_list("id", flat=True)}
+        return [row for row in rows if row["id"] in keep]
 
 
 def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListFilters:
@@ -99,11 +121,14 @@ def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListF
         known = ", ".join(registry.names()) or "none"
         raise InvalidQuery(f"unknown saga type {saga_type!r} (known: {known})", "type")
     q = get("q")
-    if len(q) > MAX_SEARCH:
-        raise InvalidQuery(f"search is longer than {MAX_SEARCH} characters", "q")
-    wrong = text_problem(q)
-    if wrong:
-        raise InvalidQuery(f"search {wrong}", "q")
+    if looks_like_query(q):
+        saga_query.q(q)  # a bad query is refused here, with its position
+    else:
+        if len(q) > MAX_SEARCH:
+            raise InvalidQuery(f"search is longer than {MAX_SEARCH} characters", "q")
+        wrong = text_problem(q)
+        if wrong:
+            raise InvalidQuery(f"search {wrong}", "q")
     start, end = _time(get("from"), "from"), _time(get("to"), "to")
     if start and end and start >= end:
         raise InvalidQuery("'from' must be before 'to'", "from")

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 from sagas import serializers
 from sagas.engine.leases import database_now
 from sagas.models import Problem
-from sagas.services import problems
+from sagas.services import problems, saga_query
 from sagas.services.queries import InvalidQuery
 
-PARAMS = ("type", "step", "status")
+PARAMS = ("type", "step", "status", "q")
 SHOWN = 200  # groups on the page; past that, filter
 TOP = 5  # groups on the overview
 
@@ -24,6 +24,7 @@ class ProblemFilters:
     type: str = ""
     step: str = ""
     status: str = ""
+    q: str = ""  # a query (the search language): only groups holding sagas it matches
 
     def params(self) -> str:
         return urlencode({k: v for k, v in vars(self).items() if v})
@@ -45,17 +46,21 @@ def parse(params: Mapping[str, str]) -> ProblemFilters:
     for name in ("type", "step"):
         if len(get(name)) > 100:
             raise InvalidQuery(f"{name} is longer than 100 characters", name)
-    return ProblemFilters(type=get("type"), step=get("step"), status=status)
+    q = get("q")
+    if q:
+        saga_query.q(q)  # a bad query is refused here, with its position
+    return ProblemFilters(type=get("type"), step=get("step"), status=status, q=q)
 
 
 def compute(filters: ProblemFilters) -> dict[str, Any]:
     now = database_now()
-    found = problems.listing(filters.type, filters.step, filters.status, SHOWN)
-    return {
-        "generated_at": serializers.iso(now),
-        "problems": [serializers.problem(p, now) for p in found],
-        "shown": SHOWN,
-    }
+    counts = problems.matching_counts(filters.q) if filters.q else None
+    found = problems.listing(filters.type, filters.step, filters.status, SHOWN, ids=counts)
+    shown = [serializers.problem(p, now) for p in found]
+    if counts is not None:
+        for p in shown:
+            p["matching"] = counts[p["id"]]
+    return {"generated_at": serializers.iso(now), "problems": shown, "shown": SHOWN}
 
 
 def top_open() -> list[dict[str, Any]]:

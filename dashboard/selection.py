@@ -12,6 +12,7 @@ from django.http import QueryDict
 
 from sagas.services import bulk
 from sagas.services.queries import SagaFilter
+from sagas.services.saga_query import QueryTooSlow, bounded
 
 from . import filters
 from .refusals import Refusal
@@ -23,7 +24,12 @@ def matching(flt: SagaFilter) -> dict[str, Any]:
     """How many sagas the whole filter matches on every page, counted up to COUNT_SHOWN
     ("1000+"): counting up to the 20,000 one operation may take cost 100 ms a page at a
     million sagas. The preview counts them exactly."""
-    found = bulk.select(flt)[: COUNT_SHOWN + 1].count()
+    try:
+        with bounded():
+            found = bulk.select(flt)[: COUNT_SHOWN + 1].count()
+    except QueryTooSlow:
+        # A query too slow to count is offered for no bulk action; the list says why.
+        return {"count": 0, "more": False}
     return {"count": min(found, COUNT_SHOWN), "more": found > COUNT_SHOWN}
 
 
@@ -62,6 +68,7 @@ def stored(flt: SagaFilter) -> dict[str, Any]:
         "type": flt.type,
         "status": flt.status,
         "search": flt.search,
+        "query": flt.query,
         "created_after": flt.created_after.isoformat() if flt.created_after else None,
         "created_before": flt.created_before.isoformat() if flt.created_before else None,
         "problem": flt.problem,
@@ -78,6 +85,8 @@ def describe(flt: SagaFilter) -> str:
         parts.append(f"with status {flt.status}")
     if flt.search:
         parts.append(f"whose id or correlation id starts with {flt.search!r}")
+    if flt.query:
+        parts.append(f"matching the query {flt.query!r}")
     if flt.created_after:
         parts.append(f"started from {flt.created_after:%Y-%m-%d %H:%M} UTC")
     if flt.created_before:

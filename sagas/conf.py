@@ -150,3 +150,9 @@ def prepared_statements() -> bool:
     """Whether the worker's hot-path statements are prepared on PostgreSQL. Off behind a
     pooler in transaction mode that cannot keep them (PgBouncer before 1.21)."""
     return bool(getattr(settings, "SAGASCOPE_PREPARED_STATEMENTS", True))
+
+
+def search_timeout() -> float:
+    """The longest one search query may run (seconds) before it is stopped and the operator
+    asked to narrow it; a statement timeout on PostgreSQL, a progress check on SQLite."""
+    return float(getattr(settings, "SAGASCOPE_SEARCH_TIMEOUT", 3.0))

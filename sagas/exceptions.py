@@ -10,6 +10,14 @@ class SagaError(Exception):
         super().__init__(message or (self.__doc__ or "").strip())
 
 
+class InvalidQuery(SagaError):
+    """The query has an unknown filter or an invalid value."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class SagaDefinitionError(SagaError):
     """The saga definition is invalid."""
 

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 
+from sagas.exceptions import InvalidQuery
+
 from .. import conf, payloads, selection
 from ..filters import ListFilters
 from .hub import hub
@@ -48,6 +50,11 @@ class SharedFeed:
 
     async def flush(self) -> None:
         rows, self.pending = list(self.pending.values()), {}
+        if self.query.is_query:
+            try:
+                rows = await database_sync_to_async(self.query.confirmed)(rows)
+            except InvalidQuery:  # too slow this time: the page still holds the rows it had
+                return
         if not rows:
             return
         rows = payloads.with_html(rows, bulk=self.bulk)

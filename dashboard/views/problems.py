@@ -19,6 +19,7 @@ from sagas.registry import registry
 from sagas.services import problems as service
 from sagas.services.actors import TRIAGE, Actor
 from sagas.services.queries import InvalidQuery
+from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 
 from .. import problems as figures
 from ..refusals import Refusal, json_refusal
@@ -39,6 +40,9 @@ def problems(request: HttpRequest) -> HttpResponse:
         query = figures.parse(request.GET)
     except InvalidQuery as exc:
         context.update(error=str(exc), field=exc.field, query=figures.ProblemFilters())
+        if exc.field == "query":  # the box keeps the text, to be corrected
+            typed = (request.GET.get("q") or "")[:MAX_QUERY]
+            context["query"] = figures.ProblemFilters(q=typed)
         return render(request, "dashboard/problems.html", context, status=400)
     data = {**figures.compute(query), "params": query.params()}
     context.update(query=query, data=data)

@@ -18,6 +18,7 @@ from sagas.models import Problem, SagaEvent, SagaInstance
 from sagas.registry import registry
 from sagas.services.actions import MAX_REASON
 from sagas.services.queries import InvalidQuery, page
+from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 from sagas.statuses import SagaStatus
 
 from .. import conf, filters, operator, payloads, selection
@@ -36,6 +37,10 @@ def saga_list(request: HttpRequest) -> HttpResponse:
         rows, next_cursor = page(query.saga_filter, query.cursor or None, conf.page_size())
     except InvalidQuery as exc:
         context.update(error=str(exc), field=exc.field, query=filters.ListFilters())
+        if exc.field == "query":
+            # Shown beside the box, which keeps the text so the operator can correct it.
+            typed = (request.GET.get("q") or "")[:MAX_QUERY]
+            context.update(query_error=str(exc), query=filters.ListFilters(q=typed))
         return render(request, "dashboard/saga_list.html", context, status=400)
     context["ranges"] = [
         (label, "?" + query.params(**{"from": start, "cursor": ""}))

@@ -27,6 +27,7 @@ def selection_of(body: SelectionIn):  # type: ignore[no-untyped-def]
             status=body.status,
             correlation_id=body.correlation_id,
             search=body.search,
+            query=(body.query or "").strip() or None,
             created_after=body.created_after,
             created_before=body.created_before,
             problem=body.problem,

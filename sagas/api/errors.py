@@ -22,6 +22,7 @@ from sagas.services.actions import SagaNotFound
 from sagas.services.bulk import TooManySagas
 from sagas.services.problems import InvalidTriage, ProblemNotFound
 from sagas.services.queries import InvalidQuery
+from sagas.services.saga_query import QuerySyntaxError, QueryTooSlow
 
 from .parser import MalformedRequest
 
@@ -39,7 +40,11 @@ STATUS: dict[type[SagaError], tuple[int, str | None]] = {
 
 
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "payload")]
+    # The first part names where the field was (a list parameter may be called "query").
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    parts = [p for p in parts if p not in ("body", "payload")]
     return ".".join(parts) or "body"
 
 
@@ -73,6 +78,14 @@ def install(api: NinjaAPI) -> None:
             {"detail": str(exc), "errors": [{"field": exc.field, "message": str(exc)}]},
             status=400,
         )
+
+    @api.exception_handler(QuerySyntaxError)
+    @api.exception_handler(QueryTooSlow)
+    def bad_query(request: HttpRequest, exc: QuerySyntaxError | QueryTooSlow) -> HttpResponse:
+        # A search-language query is read whole: 422 with the parser's position and words,
+        # or the advice to narrow one that ran past its time limit.
+        body = {"detail": str(exc), "errors": [{"field": "query", "message": str(exc)}]}
+        return api.create_response(request, body, status=422)
 
     @api.exception_handler(SagaError)
     def saga_error(request: HttpRequest, exc: SagaError) -> HttpResponse:

@@ -14,6 +14,7 @@ from sagas.engine.leases import database_now
 from sagas.services import problems
 from sagas.services.actors import READ_SAGAS, require
 from sagas.services.problems import MAX_NOTE, Triage
+from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 
 from .auth import actor_of
 from .schemas import MessageOut
@@ -29,6 +30,8 @@ class ProblemFilters(Schema):
     type: str | None = Field(None, max_length=100)
     step: str | None = Field(None, max_length=100)
     status: Status | None = None
+    # The search language: only the groups holding sagas it matches, with how many.
+    query: str | None = Field(None, max_length=MAX_QUERY)
     limit: int = Field(100, ge=1, le=problems.MAX_LIMIT)
 
 
@@ -54,6 +57,9 @@ class ProblemOut(Schema):
     owner: str | None
     note: str
     ticket_url: str
+    matching: int | None = Field(
+        None, description="with `query`: the sagas the group ever held that the query matches"
+    )
 
 
 @router.get(
@@ -63,9 +69,14 @@ class ProblemOut(Schema):
 )
 def list_problems(request: HttpRequest, filters: Query[ProblemFilters]) -> list[dict]:
     require(actor_of(request), READ_SAGAS, "problems")
-    found = problems.listing(filters.type, filters.step, filters.status, filters.limit)
+    query = (filters.query or "").strip()
+    counts = problems.matching_counts(query) if query else None
+    found = problems.listing(filters.type, filters.step, filters.status, filters.limit, ids=counts)
     now = database_now()
-    return [serializers.problem(p, now) for p in found]
+    shown = [serializers.problem(p, now) for p in found]
+    for p in shown if counts is not None else []:
+        p["matching"] = counts[p["id"]]
+    return shown
 
 
 class TriageIn(Schema):

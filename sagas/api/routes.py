@@ -16,6 +16,7 @@ from sagas.services.actions import perform
 from sagas.services.actors import READ_SAGAS, START_SAGA, require
 from sagas.services.queries import InvalidQuery, SagaFilter, page
 from sagas.services.restart import restart
+from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 from sagas.services.start import start_saga
 from sagas.telemetry.propagation import current_ids, extract, span_ids
 
@@ -35,7 +36,7 @@ from .schemas import (
 
 router = Router(tags=["sagas"])
 
-LIST_PARAMS = {"type", "status", "correlation_id", "search", "problem", "cursor", "limit"}
+LIST_PARAMS = {"type", "status", "correlation_id", "search", "query", "problem", "cursor", "limit"}
 
 
 class SagaListParams(Schema):
@@ -44,6 +45,8 @@ class SagaListParams(Schema):
     correlation_id: str | None = None
     # The start of a saga id (8 characters, as the pages show it) or of a correlation id.
     search: str | None = Field(default=None, max_length=200)
+    # The search language (README, "Search"): `input.country = "AQ" AND status = failed`.
+    query: str | None = Field(default=None, max_length=MAX_QUERY)
     problem: int | None = Field(default=None, ge=1, le=2**63 - 1)
     cursor: str | None = None
     limit: int = 50
@@ -103,6 +106,7 @@ def list_sagas(request: HttpRequest, q: Query[SagaListParams]) -> dict:
         status=q.status,
         correlation_id=q.correlation_id,
         search=(q.search or "").strip() or None,
+        query=(q.query or "").strip() or None,
         problem=q.problem,
     )
     rows, next_cursor = page(flt, q.cursor, q.limit)

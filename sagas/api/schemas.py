@@ -10,6 +10,7 @@ from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from sagas.services.actions import MAX_REASON
+from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 from sagas.statuses import AttemptStatus, Phase, SagaStatus
 
 SagaStatusName = Literal[tuple(SagaStatus.values)]  # type: ignore[valid-type]
@@ -152,6 +153,7 @@ class SelectionIn(Schema):
     status: SagaStatusName | None = None
     correlation_id: str | None = None
     search: str | None = Field(default=None, max_length=200)
+    query: str | None = Field(default=None, max_length=MAX_QUERY)  # the search language
     created_after: DateTimeText | None = None
     created_before: DateTimeText | None = None
     problem: int | None = Field(default=None, ge=1, le=2**63 - 1)

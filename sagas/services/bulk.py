@@ -32,6 +32,7 @@ from sagas.transient import is_transient
 from .actions import ACTIONS, ActionSpec, checked_reason, effect_of, perform, spec_for
 from .actors import BULK_OPERATE, Actor, require
 from .queries import SagaFilter
+from .saga_query import bounded
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ def select(flt: SagaFilter | None = None, ids: list[str] | None = None) -> Query
 
 def preview(action: str, sagas: QuerySet, actor: Actor) -> Preview:
     authorize(actor, action)
-    rows = list(sagas.order_by("created_at", "id")[: MAX_SAGAS + 1])
+    with bounded():  # a selection by query may scan: stop it rather than hold the database
+        rows = list(sagas.order_by("created_at", "id")[: MAX_SAGAS + 1])
     if len(rows) > MAX_SAGAS:
         raise TooManySagas(f"the selection matches more than {MAX_SAGAS} sagas; narrow it")
     now = timezone.now()
@@ -111,9 +113,10 @@ def start(
         )
     reason = checked_reason(action, reason)
     with transaction.atomic():
-        rows = list(
-            sagas.order_by("created_at", "id").values_list("id", "version")[: MAX_SAGAS + 1]
-        )
+        with bounded():
+            rows = list(
+                sagas.order_by("created_at", "id").values_list("id", "version")[: MAX_SAGAS + 1]
+            )
         if len(rows) > MAX_SAGAS:
             raise TooManySagas(f"the selection matches more than {MAX_SAGAS} sagas; narrow it")
         operation = BulkOperation.objects.create(

@@ -5,6 +5,8 @@ reopen, assign, note, ticket), each checked against the triage permission and au
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,12 +14,13 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from sagas.engine.leases import database_now
 from sagas.exceptions import SagaError
-from sagas.models import Problem, ProblemChange
+from sagas.models import Problem, ProblemChange, SagaInstance
 
+from . import saga_query
 from .actors import TRIAGE, Actor, require
 
 MAX_LIMIT = 500
@@ -59,9 +62,13 @@ def listing(
     status: str | None = None,
     limit: int = 100,
     waiting: bool = False,
+    ids: Collection[int] | None = None,
 ) -> QuerySet[Problem]:
-    """Most open first, then most recent; `waiting`: only groups with sagas open in them."""
+    """Most open first, then most recent; `waiting`: only groups with sagas open in them;
+    `ids`: only these groups."""
     problems = Problem.objects.select_related("owner")
+    if ids is not None:
+        problems = problems.filter(id__in=list(ids))
     if waiting:
         problems = problems.filter(open_count__gt=0)
     if saga_type:
@@ -71,6 +78,24 @@ def listing(
     if status:
         problems = problems.filter(Problem.in_status(status, database_now()))
     return problems.order_by("-open_count", "-last_seen", "-id")[: max(1, min(limit, MAX_LIMIT))]
+
+
+def matching_counts(query: str) -> dict[int, int]:
+    """How many of the sagas each group ever held (failed in it, or counted as stuck) the
+    query matches, by group id; groups with none are left out. Under the search time
+    limit; QuerySyntaxError or QueryTooSlow say what is wrong."""
+    counts: Counter[int] = Counter()
+    with saga_query.bounded():
+        for column in ("problem", "stuck_problem"):
+            held = SagaInstance.objects.filter(**{f"{column}__isnull": False})
+            rows = (
+                saga_query.matching(held, query)
+                .order_by()
+                .values_list(f"{column}_id")
+                .annotate(n=Count("id"))
+            )
+            counts.update(dict(rows))
+    return dict(counts)
 
 
 def triage(problem_id: int, request: Triage, actor: Actor) -> Problem:

@@ -6,13 +6,15 @@ import base64
 import binascii
 import json
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 
-from sagas.exceptions import SagaError
+from sagas.exceptions import InvalidQuery
 from sagas.models import SagaInstance
+from sagas.services import saga_query
 from sagas.statuses import SagaStatus
 from sagas.storable import text_problem
 
@@ -21,14 +23,6 @@ MAX_SEARCH = 200  # characters, as long as a correlation id
 # Times outside these years are refused: near year 1 or 9999 a UTC offset overflows
 # Python's datetime, and PostgreSQL refuses offsets Python takes (over 15:59).
 MIN_YEAR, MAX_YEAR = 1970, 2999
-
-
-class InvalidQuery(SagaError):
-    """The query has an unknown filter or an invalid value."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -42,6 +36,8 @@ class SagaFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     problem: int | None = None  # the failure group (sagas/engine/problems.py) sagas were put in
+    # A query in the search language (saga_query): `input.country = "AQ" AND ...`.
+    query: str | None = None
 
     def apply(self, qs: QuerySet[SagaInstance]) -> QuerySet[SagaInstance]:
         if self.status is not None and self.status not in SagaStatus.values:
@@ -59,6 +55,8 @@ class SagaFilter:
             qs = qs.filter(Q(problem_id=self.problem) | Q(stuck_problem_id=self.problem))
         if self.search:
             qs = qs.filter(Search.parse(self.search).q())
+        if self.query:
+            qs = saga_query.matching(qs, self.query)
         if self.created_after is not None:
             qs = qs.filter(created_at__gte=_utc(self.created_after, "created_after"))
         if self.created_before is not None:
@@ -168,7 +166,8 @@ def page(
     if cursor:
         created, saga_id = decode_cursor(cursor)
         qs = qs.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=saga_id))
-    rows = list(qs[: limit + 1])
+    with saga_query.bounded() if flt.query else nullcontext():
+        rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1]) if more and rows else None)

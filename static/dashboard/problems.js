@@ -23,11 +23,16 @@ function sparkline(hourly) {
   );
 }
 
-function sagasUrl(p, status = "failed") {
+function sagasUrl(p, status = "failed", q = "") {
   const query = new URLSearchParams({ problem: String(p.id) });
   if (status) query.set("status", status);
+  if (q) query.set("q", q);
   return `/sagas/?${query}`;
 }
+
+// The page's query (the search language), when it narrows the groups to those holding
+// sagas it matches: each row then links to exactly those sagas.
+const pageQuery = new URLSearchParams(data.params).get("q") || "";
 
 function show(message, ok = true) {
   const el = document.getElementById("triage-result");
@@ -103,6 +108,8 @@ function row(p) {
       h("a", { href: sagasUrl(p), class: "open-sagas" }, p.open_count ? `the ${p.open_count} failed` : "none failed now"),
       h("br"),
       h("a", { href: sagasUrl(p, "") , class: "muted" }, "all it ever held"),
+      p.matching !== undefined ? h("br") : null,
+      p.matching !== undefined ? h("a", { href: sagasUrl(p, "", pageQuery), class: "matching-sagas" }, `the ${p.matching} matching the query`) : null,
     ),
     canTriage ? triageButtons(p) : null,
   );
