@@ -50,7 +50,7 @@ class SharedFeed:
         rows, self.pending = list(self.pending.values()), {}
         if not rows:
             return
-        rows = payloads.with_html(rows, bulk=self.bulk)
+        rows = payloads.with_html(rows, bulk=self.bulk, columns=self.query.columns)
         frame = {"type": "sagas", "sagas": rows, "last_event_id": max(r["event_id"] for r in rows)}
         text = json.dumps(frame, cls=DjangoJSONEncoder)
         for socket in list(self.sockets):
