@@ -21,7 +21,7 @@ from .. import filters
 @staff_member_required(login_url="login")
 def saga_history(request: HttpRequest, saga_id: UUID) -> HttpResponse:
     try:
-        document = history.history(saga_id, Actor.of_user(request.user))
+        document = history.history(saga_id, Actor.of_user(request.user), tracebacks=True)
     except SagaNotFound as exc:
         raise Http404(str(exc)) from None
     body = json.dumps(document, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)

@@ -41,9 +41,6 @@ class HistoryAttemptOut(Schema):
     result: Any = None
     error_type: str
     error_message: str
-    error_traceback: str | None = Field(
-        description="null unless the caller may read tracebacks (sagas.view_traceback)"
-    )
     duplicates: int
 
 

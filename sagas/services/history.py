@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from sagas import serializers
-from sagas.models import SagaInstance
+from sagas.models import SagaInstance, StepAttempt
 from sagas.services.actions import SagaNotFound
 from sagas.services.actors import READ_SAGAS, VIEW_TRACEBACK, Actor, require
 
@@ -18,14 +18,16 @@ from sagas.services.actors import READ_SAGAS, VIEW_TRACEBACK, Actor, require
 FORMAT = "sagascope.history/1"
 
 
-def history(saga_id: uuid.UUID | str, actor: Actor) -> dict[str, Any]:
+def history(saga_id: uuid.UUID | str, actor: Actor, *, tracebacks: bool = False) -> dict[str, Any]:
     """The document; PermissionDenied if `actor` may not read sagas, SagaNotFound if no
-    saga has this id. Tracebacks only for those allowed to read them (VIEW_TRACEBACK)."""
+    saga has this id. With `tracebacks` (the dashboard's download; the API never sends
+    one), each attempt has `error_traceback`: the text for those allowed to read it
+    (VIEW_TRACEBACK), null for others."""
     require(actor, READ_SAGAS)
     saga = SagaInstance.objects.filter(id=saga_id).first()
     if saga is None:
         raise SagaNotFound(f"no saga has id {saga_id}")
-    tracebacks = actor.may(VIEW_TRACEBACK)
+    shown = actor.may(VIEW_TRACEBACK) if tracebacks else None
     return {
         "format": FORMAT,
         "exported_at": serializers.iso(timezone.now()),
@@ -35,7 +37,7 @@ def history(saga_id: uuid.UUID | str, actor: Actor) -> dict[str, Any]:
             "definition": list(saga.definition_steps or []),
             "created_by": saga.created_by,
         },
-        "attempts": [_attempt(a, tracebacks) for a in saga.attempts.order_by("started_at", "id")],
+        "attempts": [_attempt(a, shown) for a in saga.attempts.order_by("started_at", "id")],
         "events": [serializers.event(e) for e in saga.events.order_by("id")],
         "operator_actions": [
             serializers.operator_action(a)
@@ -49,6 +51,9 @@ def filename(saga_id: uuid.UUID | str) -> str:
     return f"saga-{saga_id}-history.json"
 
 
-def _attempt(a: Any, tracebacks: bool) -> dict[str, Any]:
+def _attempt(a: StepAttempt, tracebacks: bool | None) -> dict[str, Any]:
+    row = serializers.attempt(a)
+    if tracebacks is None:
+        return row
     # The traceback names server paths: null, not "", says it was withheld.
-    return {**serializers.attempt(a), "error_traceback": a.error_traceback if tracebacks else None}
+    return {**row, "error_traceback": a.error_traceback if tracebacks else None}
