@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from .pages import LONG, live, wait_for_sagas
-from .test_live_list import start_payouts
+from .pages import LONG, live, start_payouts, wait_for_sagas
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
