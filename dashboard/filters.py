@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from sagas.models import SagaInstance
 from sagas.registry import registry
 from sagas.services import saga_query
+from sagas.services.listcolumns import DEFAULT_COLUMNS, columns_text, parse_columns
 from sagas.services.queries import (
     MAX_SEARCH,
     MAX_YEAR,
@@ -28,7 +29,8 @@ from sagas.services.saga_query import bounded, looks_like_query, matching
 from sagas.statuses import SagaStatus
 from sagas.storable import text_problem
 
-PARAMS = ("type", "status", "q", "from", "to", "problem", "cursor")
+# `columns` and `view` choose how the list looks (a saved view), not which sagas it holds.
+PARAMS = ("type", "status", "q", "from", "to", "problem", "cursor", "columns", "view")
 # The live feeds take the list's filters plus the last event id the browser saw.
 LIVE_PARAMS = (*PARAMS, "after")
 # Event ids are 64-bit; a bigger "after" would overflow the database's integer.
@@ -44,6 +46,8 @@ class ListFilters:
     end: datetime | None = None
     problem: int | None = None
     cursor: str = ""
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    view: int | None = None  # the saved view (sagas/services/savedviews.py) it was opened from
 
     @property
     def is_query(self) -> bool:
@@ -71,9 +75,15 @@ class ListFilters:
             "to": _local(self.end),
             "problem": self.problem,
             "cursor": self.cursor,
+            "columns": columns_text(self.columns),
+            "view": self.view,
             **changes,
         }
         return urlencode({k: v for k, v in values.items() if v})
+
+    def filter_params(self) -> str:
+        """The query string of the filters alone: which sagas, not which page or columns."""
+        return self.params(cursor="", columns="", view=None)
 
     def matches(self, row: Mapping[str, Any]) -> bool:
         """Whether a live row (a payloads.list_row) belongs in this view."""
@@ -133,19 +143,33 @@ def parse(params: Mapping[str, str], allowed: tuple[str, ...] = PARAMS) -> ListF
     if start and end and start >= end:
         raise InvalidQuery("'from' must be before 'to'", "from")
     problem = _problem(get("problem"))
+    columns = parse_columns(get("columns"))
+    view = _id(get("view"), "view", "a saved view's id")
     cursor = get("cursor")
     if cursor:
         decode_cursor(cursor)
     return ListFilters(
-        type=saga_type, status=status, q=q, start=start, end=end, problem=problem, cursor=cursor
+        type=saga_type,
+        status=status,
+        q=q,
+        start=start,
+        end=end,
+        problem=problem,
+        cursor=cursor,
+        columns=columns,
+        view=view,
     )
 
 
 def _problem(value: str) -> int | None:
+    return _id(value, "problem", "a problem's id")
+
+
+def _id(value: str, name: str, what: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or not 1 <= int(value) <= MAX_EVENT_ID:
-        raise InvalidQuery("problem must be a problem's id (a whole number)", "problem")
+        raise InvalidQuery(f"{name} must be {what} (a whole number)", name)
     return int(value)
 
 

@@ -18,6 +18,7 @@ from sagas import serializers
 from sagas.models import SagaEvent, SagaInstance, StepAttempt
 from sagas.registry import registry
 from sagas.services.actors import VIEW_TRACEBACK, Actor
+from sagas.services.listcolumns import DEFAULT_COLUMNS
 
 from . import conf
 
@@ -34,11 +35,18 @@ def list_row(saga: SagaInstance, event_id: int = 0) -> dict[str, Any]:
     return {**row, "reason": row["reason"][:REASON_CHARS], "event_id": event_id}
 
 
-def with_html(rows: Iterable[dict[str, Any]], *, bulk: bool) -> list[dict[str, Any]]:
+def with_html(
+    rows: Iterable[dict[str, Any]], *, bulk: bool, columns: Iterable[str] = DEFAULT_COLUMNS
+) -> list[dict[str, Any]]:
     """`rows` (list_row dicts), each with the <tr> the list page shows for it: the page's
-    first rows and the live ones come from the one template. `bulk` adds the tick box."""
+    first rows and the live ones come from the one template. `bulk` adds the tick box;
+    `columns` are the page's (sagas/services/listcolumns.py)."""
     template = get_template(ROW_TEMPLATE)
-    return [{**row, "html": template.render({"saga": row, "bulk": bulk})} for row in rows]
+    columns = list(columns)
+    return [
+        {**row, "html": template.render({"saga": row, "bulk": bulk, "columns": columns})}
+        for row in rows
+    ]
 
 
 def step_kinds(saga_type: str) -> dict[str, dict[str, Any]]:

@@ -77,7 +77,9 @@ class SagaListConsumer(LiveConsumer):
         first_page = None
         if rows and not self.query.cursor:
             found, _ = page(self.query.saga_filter, None, conf.page_size())
-            first_page = payloads.with_html([payloads.list_row(s) for s in found], bulk=self.bulk)
+            first_page = payloads.with_html(
+                [payloads.list_row(s) for s in found], bulk=self.bulk, columns=self.query.columns
+            )
         changed: list[dict[str, Any]] = []
         behind = False
         if after is not None and after < last:
@@ -92,6 +94,7 @@ class SagaListConsumer(LiveConsumer):
             changed = payloads.with_html(
                 [payloads.list_row(s, latest[s.id]) for s in matching.only(*SUMMARY_FIELDS)],
                 bulk=self.bulk,
+                columns=self.query.columns,
             )
         data = {"rows": first_page, "changed": changed, "behind": behind, "last_event_id": last}
         if self.bulk:  # the bulk bar's "all N match", as of now

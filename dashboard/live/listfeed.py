@@ -57,7 +57,7 @@ class SharedFeed:
                 return
         if not rows:
             return
-        rows = payloads.with_html(rows, bulk=self.bulk)
+        rows = payloads.with_html(rows, bulk=self.bulk, columns=self.query.columns)
         frame = {"type": "sagas", "sagas": rows, "last_event_id": max(r["event_id"] for r in rows)}
         text = json.dumps(frame, cls=DjangoJSONEncoder)
         for socket in list(self.sockets):

@@ -3,10 +3,12 @@
 from .actions import input_diff, saga_action, saga_operator, saga_restart
 from .alerts import alerts
 from .bulk import bulk_operation, bulk_operations, bulk_preview, bulk_progress, bulk_start
+from .exports import saga_export, saga_history
 from .outbox import dead_letters, outbox
 from .overview import overview
 from .problems import problem_triage, problems
 from .sagas import saga_detail, saga_list
+from .savedviews import saved_views, view_delete, view_edit, view_open, view_save
 from .session import session_state
 from .workers import workers, workers_data
 
@@ -25,10 +27,17 @@ __all__ = [
     "problems",
     "saga_action",
     "saga_detail",
+    "saga_export",
+    "saga_history",
     "saga_list",
     "saga_operator",
     "saga_restart",
+    "saved_views",
     "session_state",
+    "view_delete",
+    "view_edit",
+    "view_open",
+    "view_save",
     "workers",
     "workers_data",
 ]

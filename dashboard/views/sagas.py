@@ -16,7 +16,10 @@ from django.urls import NoReverseMatch, reverse
 from sagas.engine.leases import database_now
 from sagas.models import Problem, SagaEvent, SagaInstance
 from sagas.registry import registry
+from sagas.services import savedviews
 from sagas.services.actions import MAX_REASON
+from sagas.services.actors import Actor
+from sagas.services.listcolumns import COLUMNS, columns_text
 from sagas.services.queries import InvalidQuery, page
 from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 from sagas.statuses import SagaStatus
@@ -51,14 +54,19 @@ def saga_list(request: HttpRequest) -> HttpResponse:
     if query.problem is not None:
         context["problem"] = Problem.objects.filter(id=query.problem).first()
         context["without_problem"] = query.params(problem=None, cursor="")
+    context.update(views_context(request, query))
     context.update(
         query=query,
         sagas=[payloads.list_row(s) for s in rows],
         next_url=f"?{query.params(cursor=next_cursor)}" if next_cursor else "",
         first_url=f"?{query.params(cursor='')}" if query.cursor else "",
         bulk=bulk_context(query, actions) if actions else None,
+        columns=[(name, COLUMNS[name]) for name in query.columns],
+        column_names=list(query.columns),
+        columns_param=columns_text(query.columns),
+        export_params=query.params(cursor="", view=None),
         live={
-            "params": query.params(),
+            "params": query.params(view=None),  # the socket renders rows in these columns
             "last_event_id": last_event_id,
             "first_page": not query.cursor,
             "page_size": conf.page_size(),
@@ -75,7 +83,26 @@ def bulk_context(query: filters.ListFilters, actions: list[dict[str, Any]]) -> d
         "actions": actions,
         **selection.matching(query.saga_filter),
         "max_reason": MAX_REASON,
-        "filter": query.params(cursor=""),
+        "filter": query.filter_params(),
+    }
+
+
+def views_context(request: HttpRequest, query: filters.ListFilters) -> dict[str, Any]:
+    """The saved view the list was opened from (if the user may see it), and what the
+    "Save this view" form starts with."""
+    actor = Actor.of_user(request.user)
+    view = None
+    if query.view is not None:
+        view = savedviews.visible(actor).filter(id=query.view).first()
+    return {
+        "view": view,
+        "view_editable": view is not None and savedviews.may_change(actor, view),
+        "save_view": {
+            "filters": query.filter_params(),
+            "all_columns": list(COLUMNS.items()),
+            "chosen": list(query.columns),
+            "max_name": savedviews.MAX_NAME,
+        },
     }
 
 

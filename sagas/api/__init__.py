@@ -8,6 +8,7 @@ from . import errors
 from .auth import StaffSessionAuth, TokenAuth
 from .bulk import router as bulk_router
 from .circuits import router as circuits_router
+from .exports import router as exports_router
 from .parser import StrictJsonParser
 from .problems import router as problems_router
 from .replies import router as replies_router
@@ -22,6 +23,8 @@ api = NinjaAPI(
     urls_namespace="api",
     parser=StrictJsonParser(),
 )
+# Before the sagas router, whose POST /sagas/{id}/{action} would otherwise take "history".
+api.add_router("/", exports_router)
 api.add_router("/", router)
 api.add_router("/", replies_router)
 api.add_router("/", bulk_router)

@@ -17,6 +17,7 @@ from sagas.models.instance import SagaInstance
 from sagas.models.messaging import OutboxMessage, ProcessedMessage
 from sagas.models.problems import Problem, ProblemChange
 from sagas.models.processes import ProcessHeartbeat
+from sagas.models.savedviews import SavedView
 from sagas.models.tokens import ApiToken
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ProcessHeartbeat",
     "ProcessedMessage",
     "SagaEvent",
+    "SavedView",
     "SagaInstance",
     "StepAttempt",
 ]

@@ -271,6 +271,8 @@ def test_openapi_schema_lists_every_operation():
         "/api/sagas/{saga_id}",
         "/api/sagas/{saga_id}/{action}",
         "/api/sagas/{saga_id}/restart",
+        "/api/sagas/{saga_id}/history",
+        "/api/sagas.csv",
         "/api/replies",
         "/api/bulk/preview",
         "/api/bulk",

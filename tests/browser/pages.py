@@ -86,6 +86,17 @@ def page_as(browser, stack, username: str, **options):
     return context, page, errors
 
 
+def start_payouts(stack, prefix: str, n: int) -> None:
+    """`n` payouts (which complete at once), started as a service would, in one go."""
+    stack.manage(
+        "shell",
+        "-c",
+        "from sagas.services.start import start_saga\n"
+        f"for n in range({n}):\n"
+        f"    start_saga('payout', {{}}, correlation_id=f'{prefix}-{{n:03d}}')\n",
+    )
+
+
 def count_sagas(stack, saga_type: str, status: str) -> int:
     with sqlite3.connect(stack.db_file(), timeout=30) as db:
         (n,) = db.execute(

@@ -7,22 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from .pages import LONG, live, mark_loaded, never_reloaded, wait_for_sagas
+from .pages import LONG, live, mark_loaded, never_reloaded, start_payouts, wait_for_sagas
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
 PAGE = 50  # SAGASCOPE_LIST_PAGE_SIZE's default, which the browser stack keeps
-
-
-def start_payouts(stack, prefix: str, n: int) -> None:
-    """`n` payouts (which complete at once), started as a service would, in one go."""
-    stack.manage(
-        "shell",
-        "-c",
-        "from sagas.services.start import start_saga\n"
-        f"for n in range({n}):\n"
-        f"    start_saga('payout', {{}}, correlation_id=f'{prefix}-{{n:03d}}')\n",
-    )
 
 
 def test_a_full_first_page_counts_newer_sagas_instead_of_growing(page, stack):

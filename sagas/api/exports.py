@@ -1,0 +1,119 @@
+"""Exports: one saga's whole history as JSON, and the saga list as a CSV file.
+
+The CSV has a path of its own (`/api/sagas.csv`) rather than `?format=csv` on the list: the
+list answers one JSON page of a documented schema, the CSV every matching saga as a stream
+of another media type, and each deserves its own entry in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from sagas.services import csvexport, history
+from sagas.services.listcolumns import COLUMNS, parse_columns
+from sagas.services.queries import InvalidQuery, SagaFilter
+
+from .auth import actor_of
+from .schemas import EventOut, MessageOut, OperatorActionOut, SagaStatusName, SagaSummaryOut
+
+router = Router(tags=["exports"])
+ERRORS = {code: MessageOut for code in (400, 401, 403, 422)}
+
+
+class HistoryAttemptOut(Schema):
+    id: int
+    name: str
+    index: int
+    phase: str
+    status: str
+    attempt: int
+    generation: int
+    idempotency_key: str
+    started_at: datetime
+    finished_at: datetime | None
+    deadline: datetime | None
+    duration_ms: float | None
+    result: Any = None
+    error_type: str
+    error_message: str
+    duplicates: int
+
+
+class HistorySagaOut(SagaSummaryOut):
+    input: dict[str, Any]
+    context: dict[str, Any]
+    phase: str
+    next_run_at: datetime | None
+    definition: list[str]
+    created_by: str
+
+
+class HistoryActionOut(OperatorActionOut):
+    outcome: str
+    trace_id: str
+    trace_url: str | None
+
+
+class HistoryOut(Schema):
+    format: str = Field(description="the document's shape: sagascope.history/1")
+    exported_at: datetime
+    saga: HistorySagaOut
+    attempts: list[HistoryAttemptOut]
+    events: list[EventOut]
+    operator_actions: list[HistoryActionOut]
+
+
+@router.get(
+    "/sagas/{saga_id}/history",
+    response={200: HistoryOut, 404: MessageOut, **ERRORS},
+    summary="A saga's whole history: the saga, every attempt, every event, operator actions",
+)
+def saga_history(request: HttpRequest, saga_id: UUID) -> dict:
+    return history.history(saga_id, actor_of(request))
+
+
+class CsvParams(Schema):
+    type: str | None = None
+    status: SagaStatusName | None = None
+    correlation_id: str | None = None
+    search: str | None = Field(default=None, max_length=200)
+    problem: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    columns: str = Field(
+        default="", description=f"comma-separated, from: {', '.join(COLUMNS)}; the id is always in"
+    )
+
+
+CSV_PARAMS = set(CsvParams.model_fields)
+CSV_RESPONSE = {
+    "description": "the CSV file",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
+
+
+@router.get(
+    "/sagas.csv",
+    response={200: None, **ERRORS},
+    summary="Every saga the filters match, newest first, as a CSV file (streamed)",
+    openapi_extra={"responses": {200: CSV_RESPONSE}},
+)
+def sagas_csv(request: HttpRequest, q: Query[CsvParams]) -> StreamingHttpResponse:
+    unknown = sorted(set(request.GET) - CSV_PARAMS)
+    if unknown:
+        raise InvalidQuery(
+            f"unknown filter {unknown[0]!r}; filters are {', '.join(sorted(CSV_PARAMS))}",
+            unknown[0],
+        )
+    flt = SagaFilter(
+        type=q.type,
+        status=q.status,
+        correlation_id=q.correlation_id,
+        search=(q.search or "").strip() or None,
+        problem=q.problem,
+    )
+    lines = csvexport.export(flt, actor_of(request), parse_columns(q.columns))
+    return csvexport.download(lines)
