@@ -18,9 +18,9 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from sagas.exceptions import SagaError
 from sagas.models import SavedView
+from sagas.services import saga_query
 from sagas.services.actors import Actor
 from sagas.services.listcolumns import columns_text, parse_columns
-from sagas.services import saga_query
 from sagas.services.queries import MAX_SEARCH, InvalidQuery, Search, in_range
 from sagas.statuses import SagaStatus
 from sagas.storable import text_problem
