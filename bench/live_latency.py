@@ -32,6 +32,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -243,6 +244,24 @@ def push_latency(env: dict[str, str], args: argparse.Namespace) -> dict[int, dic
 # 2. Page server times at N sagas
 
 TYPES = "ARRAY['order', 'order', 'order', 'refund', 'bench_trivial']"
+# 47 countries: "AQ" holds about 2% of the sagas, as a rare destination would.
+# The example queries, growing one term at a time (sagas/services/saga_query).
+SEARCHES = [
+    'input.country = "AQ"',
+    'type = order AND input.country = "AQ"',
+    'type = order AND input.country = "AQ" AND input.amount > 1000',
+    'type = order AND input.country = "AQ" AND input.amount > 1000'
+    " AND status IN (failed, compensated)",
+    'type = order AND input.country = "AQ" AND input.amount > 1000'
+    ' AND status IN (failed, compensated) AND error ~ "declined" AND started > -24h',
+    "input.amount > 19990",
+    'input.sku = "SKU-7" AND status = compensated',
+]
+COUNTRIES = (
+    "ARRAY["
+    + ", ".join(f"'{c}'" for c in ["AQ", *(f"{a}{b}" for a in "FGIN" for b in "ABCDEFGHIJKL")][:47])
+    + "]"
+)
 STEPS = '["create_order", "reserve_inventory", "charge_payment", "schedule_shipping", "notify"]'
 
 
@@ -261,10 +280,15 @@ def bulk_insert(count: int) -> str:
                 trace_parent_id, possibly_done_earlier)
             SELECT gen_random_uuid(), ({TYPES})[1 + n %% 5], status,
                    'ord-' || lpad(n::text, 8, '0'),
-                   '{{"sku": "MUG", "qty": 1, "amount": 25}}'::jsonb, '{{}}'::jsonb, 4, 'forward',
+                   jsonb_build_object('sku', 'SKU-' || (n %% 400), 'qty', 1 + n %% 3,
+                                      'amount', 10 + (n * 37) %% 20000,
+                                      'country', ({COUNTRIES})[1 + n %% 47]),
+                   '{{}}'::jsonb, CASE WHEN status = 'failed' THEN 2 ELSE 4 END, 'forward',
                    1, 0, false, false, '{{}}'::jsonb, '[]'::jsonb,
                    CASE WHEN status = 'failed' THEN 'compensation of step ''charge_payment'' '
-                        || 'failed after 5 attempt(s): refund service down' ELSE '' END,
+                        || 'failed after 5 attempt(s): refund service down'
+                        WHEN status = 'compensated' AND n %% 3 = 0
+                        THEN 'charge_payment refused: card declined' ELSE '' END,
                    '{STEPS}'::jsonb, '', 12, md5(n::text), '', 1, '', 'bench',
                    ts, ts + (1 + n %% 7) * interval '1 second',
                    CASE WHEN status IN ('completed', 'compensated')
@@ -393,6 +417,7 @@ def page_times(args: argparse.Namespace) -> dict[str, object]:
         ("list, one hour in the middle", "/sagas/?" + window),
         ("list, search correlation id", f"/sagas/?q=ord-{args.sagas // 3:08d}"),
         ("list, search saga id", f"/sagas/?q={some.id}"),
+        *((f"search: {query}", "/sagas/?" + urlencode({"q": query})) for query in SEARCHES),
         ("detail, 5-step saga", f"/sagas/{some.id}/"),
         ("detail, 50 steps, 250 attempts, 500 events", f"/sagas/{wide}/"),
         ("outbox", "/outbox/"),
