@@ -1,0 +1,225 @@
+"""Archives of pruned sagas: one JSON line per saga, whole (the saga, its attempts, events,
+operator actions, outbox rows and bulk items), gzip files in a directory per day the sagas
+finished, under SAGASCOPE_ARCHIVE_DIR.
+
+A file is written once, under a temporary name, fsynced, then renamed into place (and the
+directory fsynced): a reader never sees half a file, and a crash leaves a complete file
+or none. `load` puts archived sagas back, marked read-only (LoadedSaga).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from sagas import conf
+from sagas.models import (
+    BulkItem,
+    BulkOperation,
+    LoadedSaga,
+    OperatorAction,
+    OutboxMessage,
+    Problem,
+    SagaEvent,
+    SagaInstance,
+    StepAttempt,
+)
+
+FORMAT = 1
+# Every table keyed by saga, by its key in a record: what "whole" means.
+RELATED: dict[str, type[models.Model]] = {
+    "attempts": StepAttempt,
+    "events": SagaEvent,
+    "operator_actions": OperatorAction,
+    "outbox": OutboxMessage,
+    "bulk_items": BulkItem,
+}
+
+
+class ArchiveError(Exception):
+    """The archive file is missing, unreadable or not a sagascope archive."""
+
+
+def root() -> Path:
+    return Path(conf.archive_dir())
+
+
+def batch_path(day: datetime, batch_id: uuid.UUID) -> str:
+    """Where a batch's file goes, relative to the archive root: a directory per day."""
+    return f"{day:%Y/%m/%d}/sagas-{batch_id}.jsonl.gz"
+
+
+# Building records
+
+
+def row(obj: models.Model) -> dict[str, Any]:
+    """A model row as plain JSON-ready values, by column name."""
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+def records(ids: Iterable[uuid.UUID | str]) -> list[dict[str, Any]]:
+    """The archive records of these sagas (those that exist), in id order."""
+    sagas = list(SagaInstance.objects.filter(id__in=list(ids)).order_by("id"))
+    found = [s.id for s in sagas]
+    related: dict[str, dict[uuid.UUID, list[dict[str, Any]]]] = {}
+    for key, model in RELATED.items():
+        by_saga: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        for obj in model.objects.filter(saga_id__in=found).order_by("id"):
+            by_saga.setdefault(obj.saga_id, []).append(row(obj))
+        related[key] = by_saga
+    now = timezone.now()
+    return [
+        redact(
+            {
+                "format": FORMAT,
+                "archived_at": now,
+                "saga": row(saga),
+                **{key: related[key].get(saga.id, []) for key in RELATED},
+            }
+        )
+        for saga in sagas
+    ]
+
+
+def redact(record: dict[str, Any]) -> dict[str, Any]:
+    """The one place an archive record passes before it is written: where sensitive input
+    and result fields will be masked (issue 15, "Sensitive fields"). Unchanged for now."""
+    return record
+
+
+# Writing and reading files
+
+
+def write(relative: str, lines: list[dict[str, Any]]) -> Path:
+    """Write `lines` to the archive file atomically: a complete file or none."""
+    path = root() / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "wb") as raw:
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
+                for line in lines:
+                    zipped.write(json.dumps(line, cls=DjangoJSONEncoder).encode() + b"\n")
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is durable only once the directory's entry is on disk.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read(path: Path | str) -> Iterator[dict[str, Any]]:
+    """The records of one archive file, in order."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                record = json.loads(line)
+                if not isinstance(record, dict) or record.get("format") != FORMAT:
+                    raise ArchiveError(f"{path}:{number} is not a sagascope archive record")
+                yield record
+    except (OSError, EOFError, ValueError) as exc:
+        raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+
+
+def files(newest_first: bool = True) -> list[Path]:
+    """Every archive file under the root (temporary files left by a crash excluded)."""
+    found = [p for p in root().glob("*/*/*/sagas-*.jsonl.gz") if p.is_file()]
+    return sorted(found, reverse=newest_first)
+
+
+def find(saga_id: uuid.UUID | str) -> tuple[Path, dict[str, Any]] | None:
+    """The newest archived record of a saga, scanning the files newest day first."""
+    wanted = str(saga_id)
+    for path in files():
+        for record in read(path):
+            if record["saga"]["id"] == wanted:
+                return path, record
+    return None
+
+
+# Loading back
+
+
+def _unrow(model: type[models.Model], data: dict[str, Any]) -> models.Model:
+    values = {}
+    for field in model._meta.concrete_fields:
+        if field.attname in data:
+            value = data[field.attname]
+            values[field.attname] = value if value is None else field.to_python(value)
+    return model(**values)
+
+
+def load(lines: Iterable[dict[str, Any]], source: str) -> tuple[list[str], list[str]]:
+    """Put archived sagas back, read-only; returns (loaded ids, skipped ids: already here)."""
+    loaded: list[str] = []
+    skipped: list[str] = []
+    now = timezone.now()
+    for record in lines:
+        saga = _unrow(SagaInstance, record["saga"])
+        with transaction.atomic():
+            if SagaInstance.objects.filter(id=saga.id).exists():
+                skipped.append(str(saga.id))
+                continue
+            # What the saga pointed to may be gone since: keep the saga, drop the link.
+            for link in ("problem_id", "stuck_problem_id"):
+                value = getattr(saga, link)
+                if value is not None and not Problem.objects.filter(id=value).exists():
+                    setattr(saga, link, None)
+            saga.save(force_insert=True)
+            for key, model in RELATED.items():
+                objects = [_unrow(model, data) for data in record.get(key, [])]
+                if model is OutboxMessage:
+                    _never_resend(objects)
+                if model is OperatorAction:
+                    _drop_missing_users(objects)
+                if model is BulkItem:
+                    live = set(
+                        BulkOperation.objects.filter(
+                            id__in=[o.operation_id for o in objects]
+                        ).values_list("id", flat=True)
+                    )
+                    objects = [o for o in objects if o.operation_id in live]
+                model.objects.bulk_create(objects)
+            LoadedSaga.objects.create(saga=saga, source=source[:300], loaded_at=now)
+        loaded.append(str(saga.id))
+    return loaded, skipped
+
+
+def _never_resend(messages: list[Any]) -> None:
+    # A loaded saga is for reading: a command still pending when it was archived is not
+    # handed to the relay again.
+    for message in messages:
+        if message.status == OutboxMessage.Status.PENDING:
+            message.status = OutboxMessage.Status.DEAD
+            message.last_error = "loaded from an archive: never sent again"
+
+
+def _drop_missing_users(actions: list[Any]) -> None:
+    from django.contrib.auth import get_user_model
+
+    ids = {a.user_id for a in actions if a.user_id is not None}
+    live = set(get_user_model().objects.filter(id__in=ids).values_list("id", flat=True))
+    for action in actions:
+        if action.user_id not in live:
+            action.user_id = None
