@@ -119,6 +119,13 @@ def write(relative: str, lines: list[dict[str, Any]]) -> Path:
     return path
 
 
+def discard_partial(relative: str) -> None:
+    """Remove the temporary files a killed writer of this file left (never the file)."""
+    path = root() / relative
+    for partial in path.parent.glob(f".{path.name}.*.tmp"):
+        partial.unlink(missing_ok=True)
+
+
 def _fsync_dir(directory: Path) -> None:
     # The rename is durable only once the directory's entry is on disk.
     fd = os.open(directory, os.O_RDONLY)
@@ -200,10 +207,23 @@ def load(lines: Iterable[dict[str, Any]], source: str) -> tuple[list[str], list[
                         ).values_list("id", flat=True)
                     )
                     objects = [o for o in objects if o.operation_id in live]
+                stamps = _stamps(model, objects)
                 model.objects.bulk_create(objects)
+                for pk, values in stamps:
+                    model.objects.filter(pk=pk).update(**values)
             LoadedSaga.objects.create(saga=saga, source=source[:300], loaded_at=now)
         loaded.append(str(saga.id))
     return loaded, skipped
+
+
+def _stamps(model: type[models.Model], objects: list[Any]) -> list[tuple[Any, dict]]:
+    # auto_now(_add) fields are stamped again on insert: keep the archived times to put back.
+    names = [
+        f.attname
+        for f in model._meta.concrete_fields
+        if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)
+    ]
+    return [(o.pk, {n: getattr(o, n) for n in names}) for o in objects] if names else []
 
 
 def _never_resend(messages: list[Any]) -> None:

@@ -226,6 +226,7 @@ def recover() -> int:
     left = list(PruneBatch.objects.order_by("created_at"))
     for journal in left:
         log.info("finishing prune batch %s left by a stopped pruner", journal.id)
+        archive.discard_partial(journal.path)
         finish(journal)
     return len(left)
 

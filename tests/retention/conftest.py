@@ -24,8 +24,13 @@ def refuse(ctx):
     raise BusinessError("declined")
 
 
+refund_works = {"value": False}
+
+
 def broken(ctx):
-    raise ConnectionError("refund service down")
+    if not refund_works["value"]:
+        raise ConnectionError("refund service down")
+    return {"refunded": True}
 
 
 class Failing(Saga):
@@ -56,6 +61,7 @@ class ShortLived(Saga):
 @pytest.fixture(autouse=True)
 def retention_setup(settings, tmp_path: Path):
     settings.SAGASCOPE_ARCHIVE_DIR = str(tmp_path / "archive")
+    refund_works["value"] = False
     with registry.override(Failing), registry.override(ShortLived):
         yield
 
