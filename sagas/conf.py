@@ -218,11 +218,8 @@ def prune_batch_size() -> int:
 
 def replay_keys_seconds() -> float:
     """How long applied reply rows are kept as the keys that refuse a replayed reply: far
-    longer than the signature window (messaging/signing.py), never shorter than twice it."""
-    from sagas.messaging.signing import WINDOW_SECONDS
-
-    days = float(getattr(settings, "SAGASCOPE_REPLAY_KEYS_DAYS", 7.0))
-    return max(days * 86400.0, 2.0 * WINDOW_SECONDS)
+    longer than the signature window (the retention service never goes below twice it)."""
+    return float(getattr(settings, "SAGASCOPE_REPLAY_KEYS_DAYS", 7.0)) * 86400.0
 
 
 def loaded_keep_seconds() -> float:

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from sagas import conf
 from sagas.engine.leases import database_now
+from sagas.messaging import signing
 from sagas.models import (
     LoadedSaga,
     OutboxMessage,
@@ -234,7 +235,8 @@ def recover() -> int:
 def prune_reply_keys(now: datetime, size: int = 1000) -> int:
     """Delete applied replies older than the replay-key retention: by then a replay is
     refused by its signature's timestamp, and one for a live attempt by the state machine."""
-    cutoff = now - timedelta(seconds=conf.replay_keys_seconds())
+    keep = max(conf.replay_keys_seconds(), 2.0 * signing.WINDOW_SECONDS)
+    cutoff = now - timedelta(seconds=keep)
     rows = OutboxMessage.objects.filter(
         kind=OutboxMessage.Kind.REPLY,
         status=OutboxMessage.Status.SENT,

@@ -17,7 +17,7 @@ from sagas.services.actors import Actor
 from sagas.services.restart import restart
 from tests.factories import settle, worker
 
-from .conftest import days, finished, latest_finish, refund_works
+from .scenarios import days, finished, latest_finish, refund_works
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

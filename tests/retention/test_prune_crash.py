@@ -20,7 +20,7 @@ from sagas.services import archive, retention
 from tests import processes
 from tests.processes import ROOT, wait_for
 
-from .conftest import days, finished, latest_finish
+from .scenarios import days, finished, latest_finish
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from sagas.models import MetricCounter, SagaInstance
 from sagas.services import archive, retention
 from tests.processes import spawn, stop_all, wait_for
 
-from .conftest import finished
+from .scenarios import finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

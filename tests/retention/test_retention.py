@@ -9,7 +9,7 @@ from sagas.models import SagaEvent, SagaInstance, StepAttempt
 from sagas.services import archive, retention
 from sagas.statuses import CompensationCause, SagaStatus
 
-from .conftest import days, finished, latest_finish
+from .scenarios import days, finished, latest_finish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,3 +82,29 @@ def test_only_one_pruner_has_the_turn_and_a_run_waits_its_interval():
     retention.end_turn("w1")
     assert not retention.take_turn("w2", 60, interval=600)  # w1 ran a moment ago
     assert retention.take_turn("w2", 60, interval=0)
+
+
+@pytest.mark.parametrize(
+    ("retention", "message"),
+    [
+        ({"failed": 3}, "outcome 'failed' is not one of"),
+        ({"completed": -1}, "must be days >= 0"),
+        ({"completed": "30"}, "must be days >= 0"),
+        ([30], "must be a dict"),
+    ],
+)
+def test_a_definition_with_a_wrong_retention_is_refused(retention, message):
+    from sagas.definition import Saga, Step
+    from sagas.exceptions import SagaDefinitionError
+
+    with pytest.raises(SagaDefinitionError, match=message):
+        type(
+            "Bad",
+            (Saga,),
+            {
+                "name": "bad",
+                "register": False,
+                "retention": retention,
+                "steps": [Step("x", action=print)],
+            },
+        )
