@@ -62,20 +62,23 @@ def batch_path(day: datetime, batch_id: uuid.UUID) -> str:
 # Building records
 
 
-def row(obj: models.Model) -> dict[str, Any]:
-    """A model row as plain JSON-ready values, by column name."""
-    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+def columns(model: type[models.Model]) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
 
 
 def records(ids: Iterable[uuid.UUID | str]) -> list[dict[str, Any]]:
-    """The archive records of these sagas (those that exist), in id order."""
-    sagas = list(SagaInstance.objects.filter(id__in=list(ids)).order_by("id"))
-    found = [s.id for s in sagas]
+    """The archive records of these sagas (those that exist), in id order: every column
+    of the saga and of each row keyed by it, as the database holds them."""
+    sagas = list(
+        SagaInstance.objects.filter(id__in=list(ids)).order_by("id").values(*columns(SagaInstance))
+    )
+    found = [s["id"] for s in sagas]
     related: dict[str, dict[uuid.UUID, list[dict[str, Any]]]] = {}
     for key, model in RELATED.items():
         by_saga: dict[uuid.UUID, list[dict[str, Any]]] = {}
-        for obj in model.objects.filter(saga_id__in=found).order_by("id"):
-            by_saga.setdefault(obj.saga_id, []).append(row(obj))
+        rows = model.objects.filter(saga_id__in=found).order_by("id").values(*columns(model))
+        for values in rows:
+            by_saga.setdefault(values["saga_id"], []).append(values)
         related[key] = by_saga
     now = timezone.now()
     return [
@@ -83,8 +86,8 @@ def records(ids: Iterable[uuid.UUID | str]) -> list[dict[str, Any]]:
             {
                 "format": FORMAT,
                 "archived_at": now,
-                "saga": row(saga),
-                **{key: related[key].get(saga.id, []) for key in RELATED},
+                "saga": saga,
+                **{key: related[key].get(saga["id"], []) for key in RELATED},
             }
         )
         for saga in sagas
