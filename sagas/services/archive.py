@@ -14,7 +14,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,16 +152,18 @@ def read(path: Path | str) -> Iterator[dict[str, Any]]:
         raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
 
 
-def files(newest_first: bool = True) -> list[Path]:
-    """Every archive file under the root (temporary files left by a crash excluded)."""
-    found = [p for p in root().glob("*/*/*/sagas-*.jsonl.gz") if p.is_file()]
+def files(newest_first: bool = True, day: date | None = None) -> list[Path]:
+    """Every archive file under the root, or of one day (temporary files excluded)."""
+    pattern = f"{day:%Y/%m/%d}/sagas-*.jsonl.gz" if day else "*/*/*/sagas-*.jsonl.gz"
+    found = [p for p in root().glob(pattern) if p.is_file()]
     return sorted(found, reverse=newest_first)
 
 
-def find(saga_id: uuid.UUID | str) -> tuple[Path, dict[str, Any]] | None:
-    """The newest archived record of a saga, scanning the files newest day first."""
+def find(saga_id: uuid.UUID | str, day: date | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The newest archived record of a saga, scanning the files newest day first (only the
+    day it finished, if given: a year of archives is many files)."""
     wanted = str(saga_id)
-    for path in files():
+    for path in files(day=day):
         for record in read(path):
             if record["saga"]["id"] == wanted:
                 return path, record

@@ -59,6 +59,11 @@ def test_a_pruned_saga_comes_back_whole_and_read_only():
     assert str(saga.id) in shown and str(other.id) in shown
     assert "charge compensation #2 succeeded" in shown and "operator root: retry" in shown
     (record,) = [json.loads(run("archive_show", "--id", str(saga.id), "--json"))]
+    day = f"{saga.finished_at:%Y-%m-%d}"
+    assert (
+        json.loads(run("archive_show", "--id", str(saga.id), "--day", day, "--json"))["saga"]
+        == record["saga"]
+    )
     record.pop("archived_at")
     assert record == before
 
@@ -88,6 +93,8 @@ def test_archive_show_says_what_is_wrong():
         run("archive_show", "--id", "x' OR 1=1")
     with pytest.raises(CommandError, match="no archived saga"):
         run("archive_show", "--id", "00000000-0000-0000-0000-000000000000")
+    with pytest.raises(CommandError, match="not a date"):
+        run("archive_show", "--id", "00000000-0000-0000-0000-000000000000", "--day", "soon")
     with pytest.raises(CommandError, match="cannot read archive"):
         run("archive_show", "/nonexistent.jsonl.gz")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,6 +18,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("file", nargs="?", help="an archive file (.jsonl.gz)")
         parser.add_argument("--id", help="a saga id: the file with the id, or every archive")
+        parser.add_argument(
+            "--day", help="with --id: the day the saga finished (YYYY-MM-DD), to scan less"
+        )
         parser.add_argument("--json", action="store_true", help="print the whole records")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -27,7 +31,7 @@ class Command(BaseCommand):
             if options["file"]:
                 found = [r for r in archive.read(options["file"]) if _matches(r, wanted)]
             else:
-                hit = archive.find(wanted)
+                hit = archive.find(wanted, day=_day(options["day"]))
                 found = [hit[1]] if hit else []
                 if hit:
                     self.stderr.write(f"found in {hit[0]}")
@@ -47,6 +51,15 @@ def _saga_id(text: str) -> str:
         return str(uuid.UUID(text))
     except ValueError:
         raise CommandError(f"{text!r} is not a saga id (a UUID)") from None
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--day {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _matches(record: dict[str, Any], wanted: str | None) -> bool:
