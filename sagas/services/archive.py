@@ -54,9 +54,10 @@ def root() -> Path:
     return Path(conf.archive_dir())
 
 
-def batch_path(day: datetime, batch_id: uuid.UUID) -> str:
-    """Where a batch's file goes, relative to the archive root: a directory per day."""
-    return f"{day:%Y/%m/%d}/sagas-{batch_id}.jsonl.gz"
+def batch_path(day: datetime, batch_id: uuid.UUID, made: datetime) -> str:
+    """Where a batch's file goes, relative to the archive root: a directory per day the
+    sagas finished, files named by when the batch was made, so the newest sorts last."""
+    return f"{day:%Y/%m/%d}/sagas-{made:%Y%m%dT%H%M%S%f}-{batch_id}.jsonl.gz"
 
 
 # Building records
@@ -92,6 +93,25 @@ def records(ids: Iterable[uuid.UUID | str]) -> list[dict[str, Any]]:
         )
         for saga in sagas
     ]
+
+
+Shape = tuple[int, frozenset[tuple[str, int]]]
+
+
+def shape(record: dict[str, Any]) -> Shape:
+    """What a record holds, to compare with the database before deleting: the saga's
+    version and the ids of its rows (an event can be added without a new version)."""
+    rows = frozenset((key, row["id"]) for key in RELATED for row in record.get(key, []))
+    return record["saga"]["version"], rows
+
+
+def shapes(ids: list[uuid.UUID]) -> dict[uuid.UUID, frozenset[tuple[str, int]]]:
+    """The ids of the rows keyed by each of these sagas, now."""
+    found: dict[uuid.UUID, set[tuple[str, int]]] = {}
+    for key, model in RELATED.items():
+        for saga_id, row_id in model.objects.filter(saga_id__in=ids).values_list("saga_id", "id"):
+            found.setdefault(saga_id, set()).add((key, row_id))
+    return {saga_id: frozenset(rows) for saga_id, rows in found.items()}
 
 
 def redact(record: dict[str, Any]) -> dict[str, Any]:

@@ -175,10 +175,11 @@ def archive_and_delete(batch: list[Due]) -> tuple[int, int, dict[str, int]]:
     batch_id = uuid.uuid4()
     try:
         with transaction.atomic():
+            made = timezone.now()
             journal = PruneBatch.objects.create(
                 id=batch_id,
-                path=archive.batch_path(batch[0].finished_at, batch_id),
-                created_at=timezone.now(),
+                path=archive.batch_path(batch[0].finished_at, batch_id, made),
+                created_at=made,
             )
             PruneItem.objects.bulk_create([PruneItem(saga_id=d.id, batch=journal) for d in batch])
     except IntegrityError:
@@ -188,28 +189,32 @@ def archive_and_delete(batch: list[Due]) -> tuple[int, int, dict[str, int]]:
 
 
 def finish(journal: PruneBatch) -> tuple[int, int, dict[str, int]]:
-    """Archive a journaled batch (unless its file is already there), then delete its sagas
-    at the versions archived and the journal, in one transaction."""
+    """Archive a journaled batch (unless its file is already there), then delete, in one
+    transaction, its sagas whose rows are still exactly those archived, and the journal."""
     path = archive.root() / journal.path
     ids = list(journal.items.values_list("saga_id", flat=True))
     if path.exists():
-        archived = {r["saga"]["id"]: r["saga"]["version"] for r in archive.read(path)}
+        lines = list(archive.read(path))
     else:
         lines = archive.records(ids)
         if lines:
             archive.write(journal.path, lines)
-        archived = {str(r["saga"]["id"]): r["saga"]["version"] for r in lines}
+    archived = {str(r["saga"]["id"]): archive.shape(r) for r in lines}
     with transaction.atomic():
+        # Locked as every writer of a saga locks it (a late reply's event included), so
+        # nothing is added to these sagas between this check and the delete.
         rows = list(
             SagaInstance.objects.select_for_update()
             .filter(id__in=ids)
             .order_by("id")
             .values_list("id", "version", "status")
         )
+        now = archive.shapes([saga_id for saga_id, _, _ in rows])
         gone = [
             (saga_id, status)
             for saga_id, version, status in rows
-            if archived.get(str(saga_id)) == version
+            if str(saga_id) in archived
+            and archived[str(saga_id)] == (version, now.get(saga_id, frozenset()))
         ]
         changed = sum(1 for saga_id, _, _ in rows if str(saga_id) in archived) - len(gone)
         gone_ids = [saga_id for saga_id, _ in gone]

@@ -108,3 +108,31 @@ def test_a_definition_with_a_wrong_retention_is_refused(retention, message):
                 "steps": [Step("x", action=print)],
             },
         )
+
+
+def test_a_saga_that_gains_an_event_after_its_archive_is_kept_for_the_next_run(monkeypatch):
+    from sagas.models import SagaEvent
+    from sagas.statuses import EventType
+
+    (saga, other) = finished(("ledger", {}), ("ledger", {}))
+    now = latest_finish() + days(31)
+    write = archive.write
+
+    def write_then_a_late_reply(relative, lines):
+        path = write(relative, lines)
+        # A late reply is recorded on a finished saga with no new version.
+        SagaEvent.objects.create(
+            saga=saga, type=EventType.REPLY_IGNORED, version=saga.version, created_at=now
+        )
+        return path
+
+    monkeypatch.setattr(archive, "write", write_then_a_late_reply)
+    first = retention.prune(now)
+    assert (first.sagas, first.changed) == (1, 1)
+    assert list(SagaInstance.objects.values_list("id", flat=True)) == [saga.id]
+    monkeypatch.setattr(archive, "write", write)
+    assert retention.prune(now).sagas == 1
+    found = archive.find(saga.id)
+    assert found is not None
+    assert EventType.REPLY_IGNORED in [e["type"] for e in found[1]["events"]]  # the newest
+    assert not SagaInstance.objects.filter(id=other.id).exists()
