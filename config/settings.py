@@ -231,6 +231,10 @@ SAGASCOPE_ALERTS = os.environ.get("SAGASCOPE_ALERTS", "1") != "0"
 # {"order": {"completed": 7}, "*": {"cancelled": 90}} (default 30 days each, None: never).
 SAGASCOPE_PRUNE = env_bool("SAGASCOPE_PRUNE", True)
 SAGASCOPE_ARCHIVE_DIR = os.environ.get("SAGASCOPE_ARCHIVE_DIR", str(BASE_DIR / "archive"))
+# Or an S3-compatible bucket, "s3://bucket/prefix" (needs the s3 extra, boto3), with its
+# endpoint for a service other than AWS (MinIO...); credentials as boto3 finds them.
+SAGASCOPE_ARCHIVE_BUCKET = os.environ.get("SAGASCOPE_ARCHIVE_BUCKET", "")
+SAGASCOPE_ARCHIVE_ENDPOINT_URL = os.environ.get("SAGASCOPE_ARCHIVE_ENDPOINT_URL", "")
 # Alert email: Django's backend (EMAIL_HOST etc. as usual); the sender's address.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sagascope@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

@@ -201,6 +201,16 @@ def archive_dir() -> str:
     return str(getattr(settings, "SAGASCOPE_ARCHIVE_DIR", "") or default)
 
 
+def archive_bucket() -> str:
+    """An S3-compatible bucket for archives instead of the directory: s3://bucket[/prefix]."""
+    return str(getattr(settings, "SAGASCOPE_ARCHIVE_BUCKET", "") or "")
+
+
+def archive_endpoint_url() -> str:
+    """The bucket's endpoint for an S3-compatible service (MinIO...); "" for AWS itself."""
+    return str(getattr(settings, "SAGASCOPE_ARCHIVE_ENDPOINT_URL", "") or "")
+
+
 def prune_enabled() -> bool:
     """Whether workers prune finished sagas (one pruner at a time, by a lease)."""
     return bool(getattr(settings, "SAGASCOPE_PRUNE", True))

@@ -1,17 +1,15 @@
 """Archives of pruned sagas: one JSON line per saga, whole (the saga, its attempts, events,
-operator actions, outbox rows and bulk items), gzip files in a directory per day the sagas
-finished, under SAGASCOPE_ARCHIVE_DIR.
+operator actions, outbox rows and bulk items), gzip files by the day the sagas finished,
+in the archive store (archive_stores.py: SAGASCOPE_ARCHIVE_DIR, or a bucket).
 
-A file is written once, under a temporary name, fsynced, then renamed into place (and the
-directory fsynced): a reader never sees half a file, and a crash leaves a complete file
-or none. `load` puts archived sagas back, marked read-only (LoadedSaga).
+A file is stored whole or not at all, so a reader never sees half a file and a crash
+leaves a complete file or none. `load` puts archived sagas back, read-only (LoadedSaga).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
@@ -34,6 +32,7 @@ from sagas.models import (
     SagaInstance,
     StepAttempt,
 )
+from sagas.services.archive_stores import store
 
 FORMAT = 1
 # Every table keyed by saga, by its key in a record: what "whole" means.
@@ -48,10 +47,6 @@ RELATED: dict[str, type[models.Model]] = {
 
 class ArchiveError(Exception):
     """The archive file is missing, unreadable or not a sagascope archive."""
-
-
-def root() -> Path:
-    return Path(conf.archive_dir())
 
 
 def batch_path(day: datetime, batch_id: uuid.UUID, made: datetime) -> str:
@@ -123,70 +118,74 @@ def redact(record: dict[str, Any]) -> dict[str, Any]:
 # Writing and reading files
 
 
-def write(relative: str, lines: list[dict[str, Any]]) -> Path:
-    """Write `lines` to the archive file atomically: a complete file or none."""
-    path = root() / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+def write(name: str, lines: list[dict[str, Any]]) -> None:
+    """Store `lines` as the archive file `name`, whole or not at all."""
+    data = gzip.compress(
+        b"".join(json.dumps(line, cls=DjangoJSONEncoder).encode() + b"\n" for line in lines),
+        mtime=0,
+    )
+    store().put(name, data)
+
+
+def exists(name: str) -> bool:
+    return store().exists(name)
+
+
+def discard_partial(name: str) -> None:
+    store().discard_partial(name)
+
+
+def read_stored(name: str) -> Iterator[dict[str, Any]]:
+    """The records of an archive file in the store."""
     try:
-        with open(temporary, "wb") as raw:
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
-                for line in lines:
-                    zipped.write(json.dumps(line, cls=DjangoJSONEncoder).encode() + b"\n")
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    return path
-
-
-def discard_partial(relative: str) -> None:
-    """Remove the temporary files a killed writer of this file left (never the file)."""
-    path = root() / relative
-    for partial in path.parent.glob(f".{path.name}.*.tmp"):
-        partial.unlink(missing_ok=True)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory's entry is on disk.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        data = store().get(name)
+    except Exception as exc:
+        raise ArchiveError(f"cannot read archive {name}: {exc}") from exc
+    return parse(data, name)
 
 
 def read(path: Path | str) -> Iterator[dict[str, Any]]:
-    """The records of one archive file, in order."""
-    path = Path(path)
+    """The records of an archive file: a local file, or else a name in the store."""
+    if Path(path).is_file():
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+        return parse(data, str(path))
+    if conf.archive_bucket() or not Path(path).is_absolute():
+        return read_stored(str(path))
+    raise ArchiveError(f"cannot read archive {path}: no such file")
+
+
+def parse(data: bytes, where: str) -> Iterator[dict[str, Any]]:
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                record = json.loads(line)
-                if not isinstance(record, dict) or record.get("format") != FORMAT:
-                    raise ArchiveError(f"{path}:{number} is not a sagascope archive record")
-                yield record
+        text = gzip.decompress(data).decode("utf-8")
     except (OSError, EOFError, ValueError) as exc:
-        raise ArchiveError(f"cannot read archive {path}: {exc}") from exc
+        raise ArchiveError(f"cannot read archive {where}: {exc}") from exc
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ArchiveError(f"cannot read archive {where}:{number}: {exc}") from exc
+        if not isinstance(record, dict) or record.get("format") != FORMAT:
+            raise ArchiveError(f"{where}:{number} is not a sagascope archive record")
+        yield record
 
 
-def files(newest_first: bool = True, day: date | None = None) -> list[Path]:
-    """Every archive file under the root, or of one day (temporary files excluded)."""
-    pattern = f"{day:%Y/%m/%d}/sagas-*.jsonl.gz" if day else "*/*/*/sagas-*.jsonl.gz"
-    found = [p for p in root().glob(pattern) if p.is_file()]
-    return sorted(found, reverse=newest_first)
+def files(newest_first: bool = True, day: date | None = None) -> list[str]:
+    """The names of every archive file in the store, or of one day's."""
+    names = store().names(f"{day:%Y/%m/%d}/" if day else "")
+    return sorted(names, reverse=newest_first)
 
 
-def find(saga_id: uuid.UUID | str, day: date | None = None) -> tuple[Path, dict[str, Any]] | None:
-    """The newest archived record of a saga, scanning the files newest day first (only the
+def find(saga_id: uuid.UUID | str, day: date | None = None) -> tuple[str, dict[str, Any]] | None:
+    """The newest archived record of a saga, scanning the files newest first (only the
     day it finished, if given: a year of archives is many files)."""
     wanted = str(saga_id)
-    for path in files(day=day):
-        for record in read(path):
+    for name in files(day=day):
+        for record in read_stored(name):
             if record["saga"]["id"] == wanted:
-                return path, record
+                return store().where(name), record
     return None
 
 

@@ -191,10 +191,9 @@ def archive_and_delete(batch: list[Due]) -> tuple[int, int, dict[str, int]]:
 def finish(journal: PruneBatch) -> tuple[int, int, dict[str, int]]:
     """Archive a journaled batch (unless its file is already there), then delete, in one
     transaction, its sagas whose rows are still exactly those archived, and the journal."""
-    path = archive.root() / journal.path
     ids = list(journal.items.values_list("saga_id", flat=True))
-    if path.exists():
-        lines = list(archive.read(path))
+    if archive.exists(journal.path):
+        lines = list(archive.read_stored(journal.path))
     else:
         lines = archive.records(ids)
         if lines:

@@ -9,9 +9,36 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import django
+from django.conf import settings as django_settings
+
+from tests import processes
+from tests.processes import ROOT
+
+
+def spawn(now, log: Path, **env: str) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": processes.test_database_url(),
+        "SAGASCOPE_ARCHIVE_DIR": django_settings.SAGASCOPE_ARCHIVE_DIR,
+        "PRUNE_NOW": now.isoformat(),
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.retention.crashing_prune"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def main() -> None:

@@ -3,11 +3,8 @@ run finishes the journaled batch first. Real processes on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,32 +14,12 @@ from django.conf import settings as django_settings
 
 from sagas.models import PruneBatch, SagaInstance
 from sagas.services import archive, retention
-from tests import processes
-from tests.processes import ROOT, wait_for
+from tests.processes import wait_for
 
+from .crashing_prune import spawn as pruner
 from .scenarios import days, finished, latest_finish
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def pruner(now, log: Path, **env: str) -> subprocess.Popen:
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": processes.test_database_url(),
-        "SAGASCOPE_ARCHIVE_DIR": django_settings.SAGASCOPE_ARCHIVE_DIR,
-        "PRUNE_NOW": now.isoformat(),
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.retention.crashing_prune"],
-            cwd=ROOT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def archived_ids() -> Counter:
@@ -55,7 +32,8 @@ def assert_each_saga_archived_once_and_gone(ids: set[str]) -> None:
     assert max(counts.values()) == 1, f"archived twice: {[i for i, n in counts.items() if n > 1]}"
     assert not SagaInstance.objects.filter(id__in=ids).exists()
     assert not PruneBatch.objects.exists()
-    leftovers = [p for p in archive.root().rglob("*") if p.is_file() and p.suffix == ".tmp"]
+    root = Path(django_settings.SAGASCOPE_ARCHIVE_DIR)
+    leftovers = [p for p in root.rglob("*") if p.is_file() and p.suffix == ".tmp"]
     assert not leftovers, leftovers
 
 
