@@ -137,9 +137,11 @@ def prune(
     size: int | None = None,
     progress: Callable[[str], None] | None = None,
     keep_going: Callable[[], bool] | None = None,
+    each: Callable[[Due], None] | None = None,
 ) -> Summary:
     """Archive and delete every saga due at `now` (the database's clock by default); with
-    `dry_run`, only say what would go. `keep_going` is asked before each batch."""
+    `dry_run`, only say what would go. `keep_going` is asked before each batch; `each` is
+    told of every saga of a batch before the batch is pruned."""
     now = now or database_now()
     summary = Summary()
     say = progress or (lambda line: None)
@@ -149,6 +151,8 @@ def prune(
         if keep_going is not None and not keep_going():
             say("stopped: the pruner's turn ended")
             break
+        for due in batch if each else ():
+            each(due)
         if dry_run:
             done, changed = len(batch), 0
             statuses = _count(due.status for due in batch)

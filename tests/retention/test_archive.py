@@ -107,9 +107,11 @@ def test_prune_sagas_command_dry_run_then_real(settings):
     SagaInstance.objects.exclude(status="failed").update(
         finished_at=F("finished_at") - timedelta(days=40)
     )
-    dry = run("prune_sagas", "--dry-run", "--batch", "1")
+    dry = run("prune_sagas", "--dry-run", "--batch", "1", "--list")
     assert "batch 2: would prune 1 sagas" in dry and "dry run: 2 sagas would be pruned" in dry
     assert SagaInstance.objects.count() == 3
+    for saga in SagaInstance.objects.exclude(status="failed"):
+        assert f"  {saga.id}  ledger  completed  " in dry
     real = run("prune_sagas", "--batch", "1")
     assert "batch 2: pruned 1 sagas" in real and "pruned 2 sagas in 2 batches" in real
     assert list(SagaInstance.objects.values_list("status", flat=True)) == ["failed"]

@@ -24,14 +24,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch", type=int, default=None, help="sagas per batch (SAGASCOPE_PRUNE_BATCH)"
         )
+        parser.add_argument(
+            "--list", action="store_true", help="also print each saga: id, type, status, finished"
+        )
+
+    def _list(self, due: retention.Due) -> None:
+        self.stdout.write(
+            f"  {due.id}  {due.saga_type}  {due.status}  {due.finished_at:%Y-%m-%d %H:%M}"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         size = options["batch"]
         if size is not None and not 1 <= size <= 10_000:
             self.stderr.write("--batch must be between 1 and 10000")
             raise SystemExit(2)
+        each = self._list if options["list"] else None
         if options["dry_run"]:
-            summary = retention.prune(dry_run=True, size=size, progress=self.stdout.write)
+            summary = retention.prune(
+                dry_run=True, size=size, progress=self.stdout.write, each=each
+            )
             self.stdout.write(f"dry run: {summary.sagas} sagas would be pruned")
             return
         # Take the workers' turn, so a worker's pruner never runs beside this one.
@@ -44,6 +55,7 @@ class Command(BaseCommand):
                 size=size,
                 progress=self.stdout.write,
                 keep_going=lambda: retention.renew_turn(OWNER, lease),
+                each=each,
             )
         finally:
             retention.end_turn(OWNER)
