@@ -77,14 +77,18 @@ class TerminalCounts:
 
     def get(self, now: datetime) -> dict[str, int]:
         terminal = SagaInstance.objects.order_by().filter(status__in=TERMINAL_STATUSES)
-        pruned = retention.pruned_totals()
         with self._lock:
             if self._baseline is None or time.monotonic() - self._baseline[0] > self.RECOUNT:
                 watermark = now - self.SETTLE
                 before = terminal.filter(finished_at__lt=watermark)
-                counted = dict(before.values_list("status").annotate(n=Count("*")))
+                for _ in range(3):  # a count that no prune committed during
+                    pruned = retention.pruned_totals()
+                    counted = dict(before.values_list("status").annotate(n=Count("*")))
+                    if retention.pruned_totals() == pruned:
+                        break
                 self._baseline = (time.monotonic(), watermark, counted, pruned)
             _, watermark, counts, pruned_then = self._baseline
+        pruned = retention.pruned_totals()
         since = terminal.filter(finished_at__gte=watermark)
         counts = {
             status: n - (pruned.get(status, 0) - pruned_then.get(status, 0))
