@@ -22,6 +22,7 @@ import argparse
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -216,7 +217,6 @@ def service(sagas: int, batch: int) -> None:
     import subprocess
     import tempfile
     import uuid
-    from datetime import UTC, datetime, timedelta
 
     url = recreate_database("sagascope_bench_prune_service")
     archive_dir = tempfile.mkdtemp(prefix="sagascope-archive-")
@@ -305,7 +305,8 @@ def main() -> None:
     args = parser.parse_args()
     log(machine())
     url = recreate_database(args.database)
-    today = f"2026-01-{1 + args.days:02d} 12:00:00+00"
+    # The writer's day: the partition after the last day of data.
+    today = (datetime(2026, 1, 1, 12, tzinfo=UTC) + timedelta(days=args.days)).isoformat()
     t = time.monotonic()
     build(url, False, args.sagas, args.days)
     build(url, True, args.sagas, args.days)
