@@ -215,12 +215,26 @@ for _name, _type in {
     "SAGASCOPE_ALERT_TIMEOUT": float,
     "SAGASCOPE_ALERT_MAX_ATTEMPTS": int,
     "SAGASCOPE_ALERT_BACKOFF": float,
+    "SAGASCOPE_PRUNE_INTERVAL": float,
+    "SAGASCOPE_PRUNE_BATCH": int,
+    "SAGASCOPE_REPLAY_KEYS_DAYS": float,
+    "SAGASCOPE_LOADED_KEEP_DAYS": float,
 }.items():
     if os.environ.get(_name):
         globals()[_name] = _type(os.environ[_name])
 
 # Workers evaluate alert rules and deliver alerts unless SAGASCOPE_ALERTS=0.
 SAGASCOPE_ALERTS = os.environ.get("SAGASCOPE_ALERTS", "1") != "0"
+# Retention (README "Retention and archives"): workers archive then delete finished sagas
+# past their retention unless SAGASCOPE_PRUNE=0; archives go under SAGASCOPE_ARCHIVE_DIR.
+# Retention per type and outcome, in days: SAGASCOPE_RETENTION in a settings module, e.g.
+# {"order": {"completed": 7}, "*": {"cancelled": 90}} (default 30 days each, None: never).
+SAGASCOPE_PRUNE = env_bool("SAGASCOPE_PRUNE", True)
+SAGASCOPE_ARCHIVE_DIR = os.environ.get("SAGASCOPE_ARCHIVE_DIR", str(BASE_DIR / "archive"))
+# Or an S3-compatible bucket, "s3://bucket/prefix" (needs the s3 extra, boto3), with its
+# endpoint for a service other than AWS (MinIO...); credentials as boto3 finds them.
+SAGASCOPE_ARCHIVE_BUCKET = os.environ.get("SAGASCOPE_ARCHIVE_BUCKET", "")
+SAGASCOPE_ARCHIVE_ENDPOINT_URL = os.environ.get("SAGASCOPE_ARCHIVE_ENDPOINT_URL", "")
 # Alert email: Django's backend (EMAIL_HOST etc. as usual); the sender's address.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sagascope@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

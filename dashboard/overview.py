@@ -18,6 +18,7 @@ from sagas.engine.leases import database_now
 from sagas.models import SagaEvent, SagaInstance
 from sagas.registry import registry
 from sagas.serializers import SUMMARY_FIELDS, iso
+from sagas.services import retention
 from sagas.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, CompensationCause, SagaStatus
 
 from . import conf, payloads, problems
@@ -62,7 +63,9 @@ class TerminalCounts:
     once (and again every RECOUNT seconds, which also catches deleted sagas); each call
     adds the few finished since, through the finished_at index. The watermark trails the
     clock by SETTLE: a transaction that stamped finished_at just before it could still be
-    committing when the baseline was counted.
+    committing when the baseline was counted. Sagas pruned since the baseline are taken
+    off it by the pruner's per-status totals: retention never prunes a saga younger than
+    RECOUNT + SETTLE (sagas/conf.py MIN_RETENTION_SECONDS), so each was in the baseline.
     """
 
     RECOUNT = 600.0
@@ -70,7 +73,7 @@ class TerminalCounts:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._baseline: tuple[float, datetime, dict[str, int]] | None = None
+        self._baseline: tuple[float, datetime, dict[str, int], dict[str, int]] | None = None
 
     def get(self, now: datetime) -> dict[str, int]:
         terminal = SagaInstance.objects.order_by().filter(status__in=TERMINAL_STATUSES)
@@ -78,11 +81,19 @@ class TerminalCounts:
             if self._baseline is None or time.monotonic() - self._baseline[0] > self.RECOUNT:
                 watermark = now - self.SETTLE
                 before = terminal.filter(finished_at__lt=watermark)
-                counted = dict(before.values_list("status").annotate(n=Count("*")))
-                self._baseline = (time.monotonic(), watermark, counted)
-            _, watermark, counts = self._baseline
+                for _ in range(3):  # a count that no prune committed during
+                    pruned = retention.pruned_totals()
+                    counted = dict(before.values_list("status").annotate(n=Count("*")))
+                    if retention.pruned_totals() == pruned:
+                        break
+                self._baseline = (time.monotonic(), watermark, counted, pruned)
+            _, watermark, counts, pruned_then = self._baseline
+        pruned = retention.pruned_totals()
         since = terminal.filter(finished_at__gte=watermark)
-        counts = dict(counts)
+        counts = {
+            status: n - (pruned.get(status, 0) - pruned_then.get(status, 0))
+            for status, n in counts.items()
+        }
         for status, n in since.values_list("status").annotate(n=Count("*")):
             counts[status] = counts.get(status, 0) + n
         return {status: counts.get(status, 0) for status in TERMINAL_STATUSES}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 
 
@@ -156,3 +158,92 @@ def search_timeout() -> float:
     """The longest one search query may run (seconds) before it is stopped and the operator
     asked to narrow it; a statement timeout on PostgreSQL, a progress check on SQLite."""
     return float(getattr(settings, "SAGASCOPE_SEARCH_TIMEOUT", 3.0))
+
+
+# Retention (sagas/services/retention.py): how long finished sagas stay in the database.
+
+RETENTION_OUTCOMES = ("completed", "compensated", "cancelled")
+DEFAULT_RETENTION_DAYS = {"completed": 30.0, "compensated": 30.0, "cancelled": 30.0}
+# The overview counts finished sagas from a baseline recounted every 10 minutes that leaves
+# out the last 5 (dashboard/overview.py TerminalCounts); a pruned saga must have been in
+# that baseline for its subtraction to be exact, so nothing younger than this is pruned.
+MIN_RETENTION_SECONDS = 15 * 60.0
+
+
+def retention_seconds(saga_type: str, outcome: str) -> float | None:
+    """How long a saga of this type that ended so is kept; None means never pruned.
+
+    Outcomes are `completed`, `compensated` (a step failed or was refused) and `cancelled`
+    (compensated because an operator cancelled or compensated it). A saga type may say so
+    itself (`retention = {"completed": 7}` in days on the Saga class); the setting
+    SAGASCOPE_RETENTION ({"order": {"completed": 7}, "*": {"cancelled": 90}}, in days, None
+    for never) overrides it per type. Failed and active sagas are never pruned.
+    """
+    from sagas.registry import registry  # the registry imports definitions, which read settings
+
+    if outcome not in RETENTION_OUTCOMES:
+        return None
+    configured = dict(getattr(settings, "SAGASCOPE_RETENTION", {}) or {})
+    declared = dict(getattr(registry.find(saga_type), "retention", None) or {})
+    for source in (configured.get(saga_type) or {}, declared, configured.get("*") or {}):
+        if outcome in source:
+            days = source[outcome]
+            break
+    else:
+        days = DEFAULT_RETENTION_DAYS[outcome]
+    if days is None:
+        return None
+    return max(float(days) * 86400.0, MIN_RETENTION_SECONDS)
+
+
+def retention_types() -> list[str]:
+    """Saga types with a retention of their own (declared or configured); others use "*"."""
+    from sagas.registry import registry
+
+    configured = {key for key in getattr(settings, "SAGASCOPE_RETENTION", {}) or {} if key != "*"}
+    declared = {
+        name for name in registry.names() if getattr(registry.find(name), "retention", None)
+    }
+    return sorted(configured | declared)
+
+
+def archive_dir() -> str:
+    """Where pruned sagas are archived (gzip JSON lines, a directory per day)."""
+    default = str(Path(getattr(settings, "BASE_DIR", ".")) / "archive")
+    return str(getattr(settings, "SAGASCOPE_ARCHIVE_DIR", "") or default)
+
+
+def archive_bucket() -> str:
+    """An S3-compatible bucket for archives instead of the directory: s3://bucket[/prefix]."""
+    return str(getattr(settings, "SAGASCOPE_ARCHIVE_BUCKET", "") or "")
+
+
+def archive_endpoint_url() -> str:
+    """The bucket's endpoint for an S3-compatible service (MinIO...); "" for AWS itself."""
+    return str(getattr(settings, "SAGASCOPE_ARCHIVE_ENDPOINT_URL", "") or "")
+
+
+def prune_enabled() -> bool:
+    """Whether workers prune finished sagas (one pruner at a time, by a lease)."""
+    return bool(getattr(settings, "SAGASCOPE_PRUNE", True))
+
+
+def prune_interval() -> float:
+    """Seconds between two prune runs, across all workers."""
+    return float(getattr(settings, "SAGASCOPE_PRUNE_INTERVAL", 600.0))
+
+
+def prune_batch_size() -> int:
+    """Sagas archived and deleted per transaction: small, so no lock is held for long."""
+    return int(getattr(settings, "SAGASCOPE_PRUNE_BATCH", 200))
+
+
+def replay_keys_seconds() -> float:
+    """How long applied reply rows are kept as the keys that refuse a replayed reply: far
+    longer than the signature window (the retention service never goes below twice it)."""
+    return float(getattr(settings, "SAGASCOPE_REPLAY_KEYS_DAYS", 7.0)) * 86400.0
+
+
+def loaded_keep_seconds() -> float:
+    """How long sagas loaded back from an archive (manage.py archive_load) stay loaded."""
+    return float(getattr(settings, "SAGASCOPE_LOADED_KEEP_DAYS", 7.0)) * 86400.0

@@ -213,6 +213,24 @@ def validate_steps(saga_name: str, steps: list[Step]) -> None:
         previous = step
 
 
+def validate_retention(name: str, retention: Any) -> None:
+    """A saga type's `retention`: days per known outcome, or None for never."""
+    outcomes = ("completed", "compensated", "cancelled")
+    if not isinstance(retention, dict):
+        raise SagaDefinitionError(f"saga type {name!r}: retention must be a dict of days")
+    for outcome, days in retention.items():
+        if outcome not in outcomes:
+            raise SagaDefinitionError(
+                f"saga type {name!r}: retention outcome {outcome!r} is not one of {outcomes}"
+            )
+        if days is not None and (
+            isinstance(days, bool) or not isinstance(days, int | float) or days < 0
+        ):
+            raise SagaDefinitionError(
+                f"saga type {name!r}: retention for {outcome!r} must be days >= 0, or None"
+            )
+
+
 class Saga:
     """Base class of saga definitions; subclasses are validated and registered when defined."""
 
@@ -222,6 +240,9 @@ class Saga:
     description: ClassVar[str] = ""
     abstract: ClassVar[bool] = False
     register: ClassVar[bool] = True
+    # Days a finished saga of this type is kept, per outcome ("completed", "compensated",
+    # "cancelled"; None for never); SAGASCOPE_RETENTION overrides it (sagas/conf.py).
+    retention: ClassVar[dict[str, float | None]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -231,6 +252,7 @@ class Saga:
         if not name or not isinstance(name, str):
             raise SagaDefinitionError(f"saga class {cls.__qualname__} needs a `name` string")
         validate_steps(name, list(cls.__dict__.get("steps") or []))
+        validate_retention(name, cls.__dict__.get("retention") or {})
         cls.steps = list(cls.steps)
         if cls.__dict__.get("register", True):
             registry.register(cls)

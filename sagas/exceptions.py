@@ -38,6 +38,10 @@ class ActionNotAllowed(SagaError):
     """The saga's current state does not allow this action."""
 
 
+class ArchivedSaga(ActionNotAllowed):
+    """This saga was loaded back from an archive for an investigation: it is read-only."""
+
+
 class StaleVersion(ActionNotAllowed):
     """The saga changed since you loaded it; reload it and decide again."""
 

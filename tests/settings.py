@@ -11,6 +11,9 @@ SAGASCOPE_POLL_INTERVAL = 0.05
 # Workers evaluate no alert rules unless a test says so (tests/alerts/, or a spawned
 # process with SAGASCOPE_ALERTS=1): their threads would write beside every other test.
 SAGASCOPE_ALERTS = os.environ.get("SAGASCOPE_ALERTS", "0") == "1"
+# Workers prune nothing unless a test says so (tests/retention/, or SAGASCOPE_PRUNE=1).
+SAGASCOPE_PRUNE = os.environ.get("SAGASCOPE_PRUNE", "0") == "1"
+SAGASCOPE_ARCHIVE_DIR = os.environ.get("SAGASCOPE_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive"))  # noqa: F405
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -17,6 +17,7 @@ from sagas.models.instance import SagaInstance
 from sagas.models.messaging import OutboxMessage, ProcessedMessage
 from sagas.models.problems import Problem, ProblemChange
 from sagas.models.processes import ProcessHeartbeat
+from sagas.models.retention import LoadedSaga, PruneBatch, PruneItem, Pruner
 from sagas.models.savedviews import SavedView
 from sagas.models.tokens import ApiToken
 
@@ -30,6 +31,7 @@ __all__ = [
     "BulkItem",
     "BulkOperation",
     "CircuitBreaker",
+    "LoadedSaga",
     "OperatorAction",
     "MetricCounter",
     "OutboxMessage",
@@ -37,6 +39,9 @@ __all__ = [
     "ProblemChange",
     "ProcessHeartbeat",
     "ProcessedMessage",
+    "PruneBatch",
+    "PruneItem",
+    "Pruner",
     "SagaEvent",
     "SavedView",
     "SagaInstance",

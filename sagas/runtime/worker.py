@@ -57,6 +57,7 @@ from sagas.transient import is_transient
 from . import events
 from .alerting import AlertLoop
 from .events import EventMaker
+from .pruning import PruneLoop
 from .report import Figures, Reporter
 from .stragglers import Stragglers
 
@@ -110,6 +111,7 @@ class Worker:
         threads: int = 16,
         heartbeat: bool = True,
         alerts: bool | None = None,
+        prune: bool | None = None,
     ) -> None:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch_size = batch_size or conf.batch_size()
@@ -129,6 +131,8 @@ class Worker:
         self._stragglers = Stragglers(self.lease, conf.abandon_after())
         alerting = conf.alerts_enabled() if alerts is None else alerts
         self._alerts = AlertLoop(self.id) if alerting else None
+        pruning = conf.prune_enabled() if prune is None else prune
+        self._pruner = PruneLoop(self.id) if pruning else None
         self._told: frozenset[str] = EVERYTHING  # the kinds of work to look for this tick
         self._heard: frozenset[str] = frozenset()  # the kinds NOTIFY announced for it
         self._swept = self._claimed_at = 0.0  # monotonic times of the last sweep and claim
@@ -147,6 +151,8 @@ class Worker:
             self._heartbeat.start()
         if self._alerts is not None:
             self._alerts.start()
+        if self._pruner is not None:
+            self._pruner.start()
         self._reporter = Reporter(self.id)
         self._last_report = last_watch = time.monotonic()
         try:
@@ -169,6 +175,8 @@ class Worker:
         finally:
             if self._alerts is not None:
                 self._alerts.stop()
+            if self._pruner is not None:
+                self._pruner.stop()
             self._waiter.close()
             self._runner.close()
             self._stopping.set()

@@ -30,12 +30,13 @@ from sagas.engine.store import LEASE_FIELDS, TransitionWriter, state_of
 from sagas.engine.wakeup import notify_due
 from sagas.exceptions import (
     ActionNotAllowed,
+    ArchivedSaga,
     InvalidSagaInput,
     ReasonRequired,
     SagaError,
     StaleVersion,
 )
-from sagas.models import OperatorAction, SagaInstance
+from sagas.models import LoadedSaga, OperatorAction, SagaInstance
 from sagas.registry import registry
 from sagas.storable import text_problem
 from sagas.telemetry.spans import operator_span
@@ -89,6 +90,15 @@ class UnknownAction(SagaError):
     retry_with_input."""
 
 
+def refuse_loaded(row: SagaInstance) -> None:
+    """A saga loaded back from an archive (manage.py archive_load) is only for reading."""
+    if LoadedSaga.objects.filter(saga_id=row.id).exists():
+        raise ArchivedSaga(
+            f"saga {row.id} was loaded from an archive for an investigation and is read-only; "
+            "act on the live saga, or start a new one"
+        )
+
+
 class SagaNotFound(SagaError):
     """No saga has this id."""
 
@@ -114,6 +124,7 @@ def perform(
             row = SagaInstance.objects.select_for_update().get(id=saga_id)
         except SagaInstance.DoesNotExist:
             raise SagaNotFound(f"no saga has id {saga_id}") from None
+        refuse_loaded(row)
         if row.version != version:
             raise StaleVersion(
                 f"saga {row.id} is at version {row.version}, not {version}: it changed since "

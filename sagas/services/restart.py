@@ -29,7 +29,7 @@ from sagas.signals import publish_events_on_commit
 from sagas.statuses import EventType, Phase, SagaStatus
 from sagas.telemetry.spans import operator_span
 
-from .actions import SagaNotFound, checked_reason
+from .actions import SagaNotFound, checked_reason, refuse_loaded
 from .actors import EDIT_INPUT, START_SAGA, Actor, require
 from .effects import Effect
 from .jsondiff import diff
@@ -100,6 +100,7 @@ def restart(
             row = SagaInstance.objects.select_for_update().get(id=saga_id)
         except SagaInstance.DoesNotExist:
             raise SagaNotFound(f"no saga has id {saga_id}") from None
+        refuse_loaded(row)
         key = f"{ACTION}:{row.id}:{request_hash(row.saga_type, new_input, row.correlation_id)}"
         done = _restarted(row, actor, key)
         if done is not None:
