@@ -26,7 +26,7 @@ from django.utils import timezone
 from sagas.models import SagaInstance, StepAttempt
 from sagas.statuses import ACTIVE_STATUSES, SagaStatus
 
-from .sql import hot_cursor
+from .sql import hot_cursor, load_rows
 
 _ROW_FIELDS = SagaInstance._meta.concrete_fields
 _ACTIVE = f"'{SagaStatus.RUNNING.value}', '{SagaStatus.COMPENSATING.value}'"
@@ -86,7 +86,11 @@ def claim_rows(owner: str, limit: int, lease_seconds: float) -> list[SagaInstanc
         at = ops.adapt_datetimefield_value(now)
         sql = _CLAIM_SQLITE.format(returning=columns.replace("s.", ""))
         params = [owner, expires, at, at, at, limit]
-    return list(SagaInstance.objects.raw(sql, params))
+    if connection.vendor != "postgresql":
+        return list(SagaInstance.objects.raw(sql, params))
+    with hot_cursor(connection) as cursor:  # prepared: every idle worker runs it on each wake
+        cursor.execute(sql, params)
+        return load_rows(SagaInstance, cursor)
 
 
 _LOCK_FENCED_POSTGRES = """
@@ -176,6 +180,27 @@ def next_due() -> datetime | None:
             )
         )
     )["at"]
+
+
+_UNTIL_DUE_POSTGRES = f"""
+SELECT EXTRACT(EPOCH FROM MIN(GREATEST(next_run_at, COALESCE(lease_expires_at, next_run_at),
+                                       COALESCE(busy_until, next_run_at))) - clock_timestamp())
+  FROM sagas_sagainstance
+ WHERE status IN ({_ACTIVE}) AND next_run_at IS NOT NULL
+"""
+
+
+def seconds_until_due() -> float | None:
+    """Seconds until the next active saga becomes claimable (negative: it is already), by
+    the database's clock; None when no saga waits. What an idle worker asks before it
+    sleeps: one prepared statement on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        due = next_due()
+        return None if due is None else (due - database_now()).total_seconds()
+    with hot_cursor(connection) as cursor:
+        cursor.execute(_UNTIL_DUE_POSTGRES)
+        (seconds,) = cursor.fetchone()
+    return None if seconds is None else float(seconds)
 
 
 def renew_busy(ids: list[uuid.UUID], seconds: float) -> None:

@@ -556,8 +556,7 @@ class Worker:
         pause = self.poll_interval
         if running:
             pause = min(pause, min(h.deadline for h in running) - time.monotonic())
-        due = leases.next_due()
-        until_due = None if due is None else (due - leases.database_now()).total_seconds()
+        until_due = leases.seconds_until_due()
         if until_due is not None:
             pause = min(pause, until_due)
         if pause > 0 and self._waiter is not None:
