@@ -242,7 +242,7 @@ class TransitionWriter:
             self.tally.write()
             if self.messages:
                 OutboxMessage.objects.bulk_create(self.messages)
-                notify_commands()
+                notify_commands(m.destination for m in self.messages)
             if self.new_attempts:
                 insert_many(StepAttempt, self.new_attempts)
             if self.events:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 
 from django.db import connection, transaction
 
@@ -37,16 +38,18 @@ def notify_due(kind: str = SAGA) -> None:
     _notify(CHANNEL, kind)
 
 
-def notify_commands() -> None:
-    """Wake participants that read commands from the database."""
-    _notify(COMMANDS)
+def notify_commands(destinations: Iterable[str] = ()) -> None:
+    """Wake the participants that read commands from the database: those of `destinations`
+    (each hears its own name), or all of them. The relay hears every one."""
+    for destination in sorted(set(destinations)) or [""]:
+        _notify(COMMANDS, destination)
 
 
 def _notify(channel: str, payload: str = "") -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # Both are constants of this module, never outside input.
-            cursor.execute(f"NOTIFY {channel}, '{payload}'" if payload else f"NOTIFY {channel}")
+            # The channel is a constant of this module; the payload goes as a parameter.
+            cursor.execute("SELECT pg_notify(%s, %s)", [channel, payload])
     transaction.on_commit(_events[channel].set)
 
 
@@ -102,6 +105,16 @@ class Waiter:
                 self._told.update(told)
                 return
         self._event.clear()
+
+    def wait_for(self, name: str, timeout: float) -> None:
+        """Wait as `wait` does, but past notifications addressed to others: return when one
+        names `name` or nobody in particular, on a local wake-up, or at the timeout."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            self.wait(deadline - time.monotonic())
+            told, self._told = self._told, set()
+            if not told or name in told or "" in told or time.monotonic() >= deadline:
+                return
 
     def heard(self) -> frozenset[str]:
         """The kinds of work announced since the last call, without waiting; EVERYTHING

@@ -13,7 +13,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sagas.engine.wakeup import BULK, EVERYTHING, REPLY, Waiter, notify_due
+from sagas.engine.wakeup import (
+    BULK,
+    COMMANDS,
+    EVERYTHING,
+    REPLY,
+    Waiter,
+    notify_commands,
+    notify_due,
+)
 from sagas.messaging.outbox import enqueue_reply
 from sagas.models import OutboxMessage
 from sagas.runtime.worker import CLAIM_EVERY
@@ -93,3 +101,37 @@ def test_a_reply_announced_is_applied_at_the_next_tick():
         time.sleep(0.05)
         w.tick()
         assert OutboxMessage.objects.get(message_id=message_id).status != "pending"
+
+
+def test_a_participant_sleeps_through_commands_for_other_participants():
+    import psycopg
+
+    def elsewhere(*destinations: str) -> None:  # a worker process's commit
+        params = connection.get_connection_params()
+        with psycopg.connect(autocommit=True, **params) as other:
+            for destination in destinations:
+                other.execute("SELECT pg_notify(%s, %s)", [COMMANDS, destination])
+
+    waiter = Waiter(COMMANDS)
+    try:
+        elsewhere("payment")
+        began = time.monotonic()
+        waiter.wait_for("inventory", 0.3)
+        assert time.monotonic() - began >= 0.3  # payment's command did not wake inventory
+        elsewhere("inventory", "payment")
+        began = time.monotonic()
+        waiter.wait_for("inventory", 5.0)
+        assert time.monotonic() - began < 1.0
+        elsewhere("")  # a sender that names nobody wakes everyone
+        began = time.monotonic()
+        waiter.wait_for("inventory", 5.0)
+        assert time.monotonic() - began < 1.0
+    finally:
+        waiter.close()
+
+
+def test_a_commit_names_the_participants_its_commands_go_to():
+    with CaptureQueriesContext(connection) as seen:
+        notify_commands(["payment", "inventory", "payment"])
+    sent = [q["sql"] for q in seen.captured_queries if "pg_notify" in q["sql"]]
+    assert len(sent) == 2 and "inventory" in sent[0] and "payment" in sent[1]

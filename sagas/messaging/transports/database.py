@@ -37,7 +37,7 @@ class DatabaseTransport:
             while not stop.is_set():
                 try:
                     if self._step(participant, batch) == 0:
-                        waiter.wait(poll)
+                        waiter.wait_for(participant.name, poll)
                 except DatabaseError as exc:
                     log.warning("%s: database error, retrying: %s", participant.name, exc)
                     connections.close_all()
