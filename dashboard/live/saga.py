@@ -32,8 +32,11 @@ class SagaConsumer(LiveConsumer):
             raise filters.InvalidQuery(f"unknown parameter {unknown[0]!r}", unknown[0])
         self.after = filters.parse_after(params.get("after"))
         self.saga_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["saga_id"]))
-        if not await database_sync_to_async(SagaInstance.objects.filter(id=self.saga_id).exists)():
+        found = SagaInstance.objects.filter(id=self.saga_id).values_list("saga_type", flat=True)
+        saga_type = await database_sync_to_async(found.first)()
+        if saga_type is None:
             raise NotFound(f"no saga has id {self.saga_id}")
+        self.saga_type = saga_type
         self.last_id = self.after or 0
         # Attempts the browser holds that may still change, and the newest one it has.
         self.open_attempts: set[int] = set()
@@ -84,9 +87,10 @@ class SagaConsumer(LiveConsumer):
         # as seen. A saga newer than its events is caught up by the next hint.
         saga = SagaInstance.objects.get(id=self.saga_id)
         return {
+            # Frames are always masked: a reveal is one audited page load (services/reveal.py).
             "saga": serializers.state(saga),
             "attempts": payloads.attempts(
-                attempts, tracebacks=payloads.sees_tracebacks(self.scope["user"])
+                attempts, saga.saga_type, tracebacks=payloads.sees_tracebacks(self.scope["user"])
             ),
             "events": [serializers.event(e) for e in events],
             "behind": behind,

@@ -1,0 +1,63 @@
+"""Sagas of the `vault` type (tests/testapp/sagas.py), whose card number, customer e-mail
+and charge token are sensitive, run to their end by a real in-process worker."""
+
+from __future__ import annotations
+
+import uuid
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.test import Client
+
+from tests.factories import settle, start, worker
+
+CARD = "4111111111111111"
+EMAIL = "ada@example.org"
+TOKEN = "tok-1111-secret"
+SECRETS = (CARD, EMAIL, TOKEN)
+INPUT = {"card_number": CARD, "customer": {"email": EMAIL, "name": "Ada"}, "amount": 10}
+
+
+@pytest.fixture
+def vault():
+    """A completed vault saga: its input and the charge's result hold every secret."""
+    saga = start("vault", INPUT, correlation_id="vault-1")
+    settle(worker())
+    saga.refresh_from_db()
+    assert saga.status == "completed" and saga.results["charge"]["token"] == TOKEN
+    return saga
+
+
+def staff(django_user_model, name: str, *codenames: str):
+    user = django_user_model.objects.create_user(name, password=f"pw-{name}", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def reader(django_user_model):
+    return staff(django_user_model, "reader", "edit_saga_input")  # may edit, not reveal
+
+
+@pytest.fixture
+def revealer(django_user_model):
+    return staff(django_user_model, "revealer", "view_sensitive", "edit_saga_input")
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def token_client(*scopes: str) -> Client:
+    out = StringIO()
+    args = [arg for scope in scopes for arg in ("--scope", scope)]
+    call_command("create_api_token", f"t-{uuid.uuid4().hex[:8]}", *args, stdout=out)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+
+
+def leaks(text: str) -> list[str]:
+    return [secret for secret in SECRETS if secret in text]
