@@ -257,7 +257,10 @@ def _sensitive(c: Comparison) -> Q | None:
             f"{c.field} is a sensitive field: it matches by equality only (=, != or IN), "
             f"through a keyed hash, not with {c.op}",
         )
-    stored = KeyTextTransform(c.field, "sensitive_hashes")
+    # "" where the saga has no such hash: false, never unknown, so NOT of it holds.
+    stored = Coalesce(
+        KeyTextTransform(c.field, "sensitive_hashes"), SqlValue(""), output_field=CharField()
+    )
     hashes = [sensitive.fingerprint(_json_literal(v)) for v in c.values]
     q = Q(In(stored, hashes))
     if c.op == "!=":
