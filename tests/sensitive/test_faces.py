@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from sagas.models import OperatorAction, SagaInstance
 from sagas.sensitive import MARKER
 
-from .conftest import CARD, EMAIL, TOKEN, leaks, logged_in, token_client
+from .vault import CARD, EMAIL, TOKEN, leaks, logged_in, token_client
 
 pytestmark = pytest.mark.django_db
 

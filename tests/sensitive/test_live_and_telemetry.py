@@ -18,7 +18,7 @@ from sagas.sensitive import MARKER
 from sagas.telemetry import setup
 from tests.sockets import communicator, run, session_cookie
 
-from .conftest import CARD, leaks, worked
+from .vault import CARD, leaks, worked
 
 LIVE = pytest.mark.django_db(transaction=True)
 WAIT = 20
@@ -53,7 +53,7 @@ def test_the_worker_s_spans_and_log_lines_hold_no_sensitive_value(spans, caplog)
 
 @LIVE
 def test_the_detail_socket_s_frames_are_masked_even_for_a_permitted_user(django_user_model):
-    from .conftest import staff
+    from .vault import staff
 
     saga = worked()
     for name, perms in (("reader", ()), ("revealer", ("view_sensitive",))):

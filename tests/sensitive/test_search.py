@@ -13,7 +13,7 @@ from sagas.services.actors import Actor
 from sagas.services.saga_query import QuerySyntaxError
 from tests.factories import start
 
-from .conftest import CARD, EMAIL, INPUT, token_client
+from .vault import CARD, EMAIL, INPUT, token_client
 
 pytestmark = pytest.mark.django_db
 
