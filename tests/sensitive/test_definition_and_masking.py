@@ -142,3 +142,20 @@ def test_input_hashes_name_each_sensitive_scalar_found():
         "input.card_number": sensitive.fingerprint("4111"),
         "input.customer.email": sensitive.fingerprint("e"),
     }
+
+
+def test_a_short_sensitive_key_stops_a_deployment_and_unset_it_is_derived(settings):
+    import secrets
+
+    from sagas.checks import check_secrets
+
+    settings.DEBUG = False
+    settings.SECRET_KEY = secrets.token_urlsafe(50)
+    settings.SAGASCOPE_PARTICIPANT_URLS = ""
+    settings.SAGASCOPE_PARTICIPANT_SECRETS = ""
+    settings.SAGASCOPE_SENSITIVE_KEY = "short"
+    assert [e.id for e in check_secrets(None)] == ["sagas.E003"]
+    settings.SAGASCOPE_SENSITIVE_KEY = secrets.token_urlsafe(32)
+    assert check_secrets(None) == []
+    settings.SAGASCOPE_SENSITIVE_KEY = ""  # derived from the (checked) SECRET_KEY
+    assert check_secrets(None) == []
