@@ -138,6 +138,28 @@ def mask_detail(definition: Any, detail: Any) -> Any:
     return out
 
 
+def mask_message_body(definition: Any, body: Any, step: str = "") -> Any:
+    """An outbox message's body (for archives and other copies), masked as well as its
+    shape tells: a command's default body ({"input", "results"}), a reply's
+    ({"status", "result"}, `step` naming the step it answers), or a step's own `payload`
+    (the input's paths applied to it: payloads usually copy input fields by name)."""
+    if not isinstance(body, Mapping):
+        return body
+    out = dict(body)
+    if "input" in out or "results" in out:
+        if "input" in out:
+            out["input"] = mask_input(definition, out["input"])
+        if "results" in out:
+            out["results"] = mask_results(definition, out["results"])
+        return out
+    if "result" in out and "status" in out:
+        paths = paths_of(definition)
+        steps = [p for s, p in paths.results if not step or s in (step, EVERY_STEP)]
+        out["result"] = _masked(out["result"], steps)
+        return out
+    return mask_input(definition, out)
+
+
 def _masked_change(change: Any, paths: tuple[Path, ...]) -> Any:
     """One diff row ({path, op, before, after}): values masked where its path is, or lies
     under or above, a sensitive path."""

@@ -159,3 +159,19 @@ def test_a_short_sensitive_key_stops_a_deployment_and_unset_it_is_derived(settin
     assert check_secrets(None) == []
     settings.SAGASCOPE_SENSITIVE_KEY = ""  # derived from the (checked) SECRET_KEY
     assert check_secrets(None) == []
+
+
+def test_message_bodies_are_masked_by_their_shape_for_archives():
+    probe = define(["card_number", "result.charge.token"])
+    command = {"input": {"card_number": "4111", "amount": 1}, "results": {"charge": {"token": "t"}}}
+    assert sensitive.mask_message_body(probe, command) == {
+        "input": {"card_number": MARKER, "amount": 1},
+        "results": {"charge": {"token": MARKER}},
+    }
+    reply = {"status": "ok", "result": {"token": "t", "ok": True}}
+    assert sensitive.mask_message_body(probe, reply, "charge")["result"] == {
+        "token": MARKER,
+        "ok": True,
+    }
+    payload = {"card_number": "4111", "amount": 1}  # a step's own payload
+    assert sensitive.mask_message_body(probe, payload) == {"card_number": MARKER, "amount": 1}
