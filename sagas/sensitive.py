@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from sagas.exceptions import SagaDefinitionError
+from sagas.registry import registry
 
 MARKER = "•••• (sensitive)"
 EVERY_STEP = "*"
@@ -99,8 +100,6 @@ def _segment_ok(part: str) -> bool:
 def paths_of(definition: Any) -> SensitivePaths:
     """The sensitive paths of a Saga class, or of a saga type by name (none if unknown)."""
     if isinstance(definition, str):
-        from sagas.registry import registry  # definitions register themselves there
-
         definition = registry.find(definition)
     return getattr(definition, "sensitive_paths", NONE) if definition is not None else NONE
 
