@@ -32,11 +32,8 @@ class SagaConsumer(LiveConsumer):
             raise filters.InvalidQuery(f"unknown parameter {unknown[0]!r}", unknown[0])
         self.after = filters.parse_after(params.get("after"))
         self.saga_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["saga_id"]))
-        found = SagaInstance.objects.filter(id=self.saga_id).values_list("saga_type", flat=True)
-        saga_type = await database_sync_to_async(found.first)()
-        if saga_type is None:
+        if not await database_sync_to_async(SagaInstance.objects.filter(id=self.saga_id).exists)():
             raise NotFound(f"no saga has id {self.saga_id}")
-        self.saga_type = saga_type
         self.last_id = self.after or 0
         # Attempts the browser holds that may still change, and the newest one it has.
         self.open_attempts: set[int] = set()
