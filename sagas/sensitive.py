@@ -234,6 +234,45 @@ def _restore_in(node: Any, original: Any, path: Path) -> None:
         node[path[0]] = old
 
 
+MIN_SCRUBBED = 4  # shorter values ("1", "FR") would mask ordinary words in any text
+
+
+def scrub(definition: Any, text: str, input: Any, results: Any = None) -> str:
+    """`text` (an error message, a traceback) with each sensitive value of this saga's input
+    and results that it quotes replaced by MARKER: a step that writes the card number into
+    its exception must not put it on every page that shows errors."""
+    paths = paths_of(definition)
+    if not paths or not text:
+        return text
+    values: set[str] = set()
+    for path in paths.input:
+        _collect(input, path, values)
+    if isinstance(results, Mapping):
+        for step, result in results.items():
+            for path in paths.for_step(step):
+                _collect(result, path, values)
+    for value in sorted(values, key=len, reverse=True):  # longest first: no half-masked value
+        text = text.replace(value, MARKER)
+    return text
+
+
+def _collect(node: Any, path: Path, into: set[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _collect(item, path, into)
+        return
+    if not isinstance(node, dict) or path[0] not in node:
+        return
+    if len(path) > 1:
+        _collect(node[path[0]], path[1:], into)
+        return
+    value = node[path[0]]
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) >= MIN_SCRUBBED:
+            into.add(text)
+
+
 def contains_marker(data: Any) -> bool:
     """Whether MARKER is anywhere in `data` (an input that would store the mask itself)."""
     if isinstance(data, dict):

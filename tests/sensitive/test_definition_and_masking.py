@@ -175,3 +175,16 @@ def test_message_bodies_are_masked_by_their_shape_for_archives():
     }
     payload = {"card_number": "4111", "amount": 1}  # a step's own payload
     assert sensitive.mask_message_body(probe, payload) == {"card_number": MARKER, "amount": 1}
+
+
+def test_scrub_masks_the_values_a_text_quotes_but_not_short_ones():
+    probe = define(["card_number", "pin", "result.charge.token"])
+    text = "card 4111111111111111 (pin 12) declined; token tok-9 and tok-99999"
+    scrubbed = sensitive.scrub(
+        probe,
+        text,
+        {"card_number": "4111111111111111", "pin": "12"},
+        {"charge": {"token": "tok-99999"}},
+    )
+    assert scrubbed == f"card {MARKER} (pin 12) declined; token tok-9 and {MARKER}"
+    assert sensitive.scrub(define([]), text, {"card_number": "4111111111111111"}) == text

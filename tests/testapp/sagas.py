@@ -88,6 +88,12 @@ class TracedSaga(Saga):
 
 
 def charge_card(ctx: StepContext) -> dict[str, Any]:
+    card = ctx.input.get("card_number", "")
+    # Careless step code that quotes the card in its errors (tests/sensitive).
+    if ctx.input.get("decline"):
+        raise Refused(f"card {card} declined")
+    if ctx.input.get("crash"):
+        raise ValueError(f"cannot charge card {card}")
     # A processor's token is as sensitive as the card: the definition marks it.
     return {"token": f"tok-{ctx.input['card_number'][-4:]}-secret", "approved": True}
 
