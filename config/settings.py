@@ -244,6 +244,10 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 # "name=url,..." and "name=secret,..."; a participant without a URL uses the database.
 SAGASCOPE_PARTICIPANT_URLS = os.environ.get("SAGASCOPE_PARTICIPANT_URLS", "")
 SAGASCOPE_PARTICIPANT_SECRETS = os.environ.get("SAGASCOPE_PARTICIPANT_SECRETS", "")
+# The key of the hashes search compares for sensitive fields (sagas/sensitive.py); unset,
+# one is derived from SECRET_KEY. Changing it makes stored hashes unmatchable until the
+# sagas are started or edited again.
+SAGASCOPE_SENSITIVE_KEY = os.environ.get("SAGASCOPE_SENSITIVE_KEY", "")
 
 # /metrics: a scraper sends "Authorization: Bearer <token>", or comes from an allowed
 # address or network ("10.0.0.0/8,127.0.0.1"); with neither, only DEBUG opens it (localhost).

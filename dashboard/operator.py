@@ -11,7 +11,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from sagas import serializers
+from sagas import sensitive, serializers
 from sagas.models import OperatorAction, SagaInstance
 from sagas.services import bulk, restart
 from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, permitted
@@ -28,6 +28,7 @@ LABELS = {
     "skip": "Skip step",
     "retry_with_input": "Retry with edited input",
     "restart": "Start a new saga with edited input",
+    "reveal_sensitive": "Revealed sensitive fields",
 }
 # What "finish compensating" means for a saga the operator cannot retry now.
 FINISH = {
@@ -108,30 +109,33 @@ def links(saga: SagaInstance) -> dict[str, Any]:
     }
 
 
-def audit_entry(record: OperatorAction) -> dict[str, Any]:
+def audit_entry(record: OperatorAction, saga_type: str) -> dict[str, Any]:
+    """One audit row; an edited input's diff with its sensitive values masked."""
+    detail = sensitive.mask_detail(saga_type, record.detail or {})
     return {
         **serializers.operator_action(record),
         **({} if conf.traces_exported() else {"trace_url": None}),  # no dead Jaeger link
         "label": label(record.action),
-        "input_diff": (record.detail or {}).get("input_diff"),
-        "new_saga": (record.detail or {}).get("new_saga"),
+        "input_diff": detail.get("input_diff"),
+        "new_saga": detail.get("new_saga"),
     }
 
 
-def panel(saga: SagaInstance, user: Any) -> dict[str, Any]:
+def panel(saga: SagaInstance, user: Any, *, reveal: bool = False) -> dict[str, Any]:
     """The operator's view of one saga: its version and input (what the actions are offered
-    against), the actions, and the audit trail, newest first."""
+    against; sensitive fields masked unless `reveal`: an edit that keeps a mask keeps the
+    stored value), the actions, and the audit trail, newest first."""
     audit = OperatorAction.objects.filter(saga=saga).order_by("-created_at", "-id")
     actions, unavailable = offered(saga, user)
     return {
         "saga": str(saga.id),
         "version": saga.version,
         "status": saga.status,
-        "input": saga.input,
+        "input": serializers.saga_input(saga, reveal=reveal),
         "may_act": bool(permitted(Actor.of_user(user))),
         "actions": actions,
         "unavailable": unavailable,
-        "audit": [audit_entry(r) for r in audit[:AUDIT_ROWS]],
+        "audit": [audit_entry(r, saga.saga_type) for r in audit[:AUDIT_ROWS]],
         "links": links(saga),
         "max_reason": MAX_REASON,
         "urls": {

@@ -65,14 +65,19 @@ def sees_tracebacks(user: Any) -> bool:
     return user is not None and Actor.of_user(user).may(VIEW_TRACEBACK)
 
 
-def attempts(rows: Iterable[StepAttempt], *, tracebacks: bool) -> list[dict[str, Any]]:
-    return [attempt(a, tracebacks=tracebacks) for a in rows]
+def attempts(
+    rows: Iterable[StepAttempt], saga_type: str, *, tracebacks: bool, reveal: bool = False
+) -> list[dict[str, Any]]:
+    return [attempt(a, saga_type, tracebacks=tracebacks, reveal=reveal) for a in rows]
 
 
-def attempt(a: StepAttempt, *, tracebacks: bool) -> dict[str, Any]:
-    """One attempt; its traceback only when `tracebacks` (see sees_tracebacks)."""
+def attempt(
+    a: StepAttempt, saga_type: str, *, tracebacks: bool, reveal: bool = False
+) -> dict[str, Any]:
+    """One attempt; its traceback only when `tracebacks` (see sees_tracebacks), its result's
+    sensitive fields only when `reveal` (allowed and recorded by sagas/services/reveal.py)."""
     return {
-        **serializers.attempt(a),
+        **serializers.attempt(a, saga_type, reveal=reveal),
         "error_traceback": a.error_traceback[-TRACEBACK_CHARS:] if tracebacks else "",
         # So the page can say the box is empty for want of the permission, not of a traceback.
         "traceback_hidden": bool(a.error_traceback) and not tracebacks,
@@ -85,18 +90,20 @@ def saga_detail(
     events: Iterable[SagaEvent],
     *,
     tracebacks: bool,
+    reveal: bool = False,
 ) -> dict[str, Any]:
     """Everything the detail page draws, as its first state."""
     return {
-        "saga": serializers.state(saga),
-        "input": saga.input,
+        "saga": serializers.state(saga, reveal=reveal),
+        "input": serializers.saga_input(saga, reveal=reveal),
+        "revealed": reveal,
         "trace_id": saga.trace_id,
         # No link to a Jaeger that cannot have the trace; the page says why instead.
         "trace_url": saga.trace_url if conf.traces_exported() else None,
         "trace_note": "" if conf.traces_exported() else conf.TRACES_NOT_EXPORTED,
         "definition": list(saga.definition_steps or []),
         "kinds": step_kinds(saga.saga_type),
-        "attempts": attempts(attempt_rows, tracebacks=tracebacks),
+        "attempts": attempts(attempt_rows, saga.saga_type, tracebacks=tracebacks, reveal=reveal),
         "events": [serializers.event(e) for e in events],
         "server_time": serializers.iso(timezone.now()),
     }

@@ -17,6 +17,7 @@ urlpatterns = [
     path("sagas/<uuid:saga_id>/input-diff/", views.input_diff, name="saga-input-diff"),
     path("sagas/<uuid:saga_id>/restart/", views.saga_restart, name="saga-restart"),
     path("sagas/<uuid:saga_id>/history/", views.saga_history, name="saga-history"),
+    path("sagas/<uuid:saga_id>/reveal/", views.saga_reveal, name="saga-reveal"),
     path("sagas/<uuid:saga_id>/<str:action>/", views.saga_action, name="saga-action"),
     path("bulk/", views.bulk_operations, name="bulk-list"),
     path("bulk/preview/", views.bulk_preview, name="bulk-preview"),

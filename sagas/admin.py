@@ -8,6 +8,7 @@ API tokens are listed and revoked here, never made or edited (see ApiTokenAdmin)
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -20,11 +21,20 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from sagas import sensitive, serializers
 from sagas.exceptions import SagaError
 from sagas.models import ApiToken, OperatorAction, SagaEvent, SagaInstance, StepAttempt
 from sagas.services import bulk
 from sagas.services.actions import ACTIONS, MAX_REASON, effect_of, perform
 from sagas.services.actors import Actor
+
+# Columns of SagaInstance the admin never shows as stored: its input and results (masked
+# copies instead) and the keyed hashes search uses.
+MASKED_FIELDS = ("input", "results", "sensitive_hashes")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -128,8 +138,21 @@ class SagaAdmin(admin.ModelAdmin):
     inlines = (StepAttemptInline, OperatorActionInline, SagaEventInline)
     actions = [_make_action(name) for name in ACTIONS if not ACTIONS[name].edits_input]
 
+    # Saga data is shown masked (sagas/sensitive.py): the dashboard's detail page is where
+    # a permitted operator reveals it, recorded.
+    exclude = MASKED_FIELDS
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
+        kept = [f.name for f in self.model._meta.fields if f.name not in MASKED_FIELDS]
+        return [*kept, "masked_input", "masked_results"]
+
+    @admin.display(description="input")
+    def masked_input(self, obj: SagaInstance) -> str:
+        return _json_text(serializers.saga_input(obj))
+
+    @admin.display(description="results")
+    def masked_results(self, obj: SagaInstance) -> str:
+        return _json_text(serializers.state(obj)["context"])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sagas start through the API or the service layer
@@ -285,9 +308,14 @@ class OperatorActionAdmin(admin.ModelAdmin):
     list_filter = ("action", "outcome", "created_at")
     search_fields = ("actor", "reason", "saga__correlation_id")
     date_hierarchy = "created_at"
+    exclude = ("detail",)  # an edit's input before and after: shown masked
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
+        return [*(f.name for f in self.model._meta.fields if f.name != "detail"), "masked_detail"]
+
+    @admin.display(description="detail")
+    def masked_detail(self, obj: OperatorAction) -> str:
+        return _json_text(sensitive.mask_detail(obj.saga.saga_type, obj.detail))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

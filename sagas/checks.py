@@ -35,7 +35,29 @@ PARTICIPANT_SECRET_MIN_LENGTH = 32
 def check_secrets(app_configs: Any, **kwargs: Any) -> list[Error]:
     if settings.DEBUG:
         return []
-    return [*_secret_key_errors(settings.SECRET_KEY), *_participant_errors()]
+    return [
+        *_secret_key_errors(settings.SECRET_KEY),
+        *_participant_errors(),
+        *_sensitive_key_errors(),
+    ]
+
+
+def _sensitive_key_errors() -> list[Error]:
+    """SAGASCOPE_SENSITIVE_KEY, when set, keys the hashes of sensitive fields: short, it
+    lets anyone who reads the database guess card numbers by hashing them all. Unset, the
+    key is derived from SECRET_KEY, which E001 checks."""
+    key = str(getattr(settings, "SAGASCOPE_SENSITIVE_KEY", "") or "")
+    if not key or len(key) >= PARTICIPANT_SECRET_MIN_LENGTH:
+        return []
+    return [
+        Error(
+            f"SAGASCOPE_SENSITIVE_KEY is shorter than {PARTICIPANT_SECRET_MIN_LENGTH} "
+            "characters: it keys the hashes that search compares for sensitive fields.",
+            hint=f"Set it to a fresh random value, or unset it to derive one from SECRET_KEY. "
+            f"{GENERATE}",
+            id="sagas.E003",
+        )
+    ]
 
 
 def _secret_key_errors(key: str) -> list[Error]:

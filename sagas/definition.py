@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 
 from sagas.exceptions import BusinessError, SagaDefinitionError
 from sagas.registry import registry
+from sagas.sensitive import SensitivePaths
+from sagas.sensitive import parse as parse_sensitive
 from sagas.statuses import Phase, StepKind
 
 
@@ -243,6 +245,10 @@ class Saga:
     # Days a finished saga of this type is kept, per outcome ("completed", "compensated",
     # "cancelled"; None for never); SAGASCOPE_RETENTION overrides it (sagas/conf.py).
     retention: ClassVar[dict[str, float | None]] = {}
+    # Input paths ("customer.email") and result paths ("result.<step>.<field>", "*" for
+    # every step) masked wherever saga data is shown (sagas/sensitive.py).
+    sensitive: ClassVar[list[str]] = []
+    sensitive_paths: ClassVar[SensitivePaths] = SensitivePaths()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -254,6 +260,7 @@ class Saga:
         validate_steps(name, list(cls.__dict__.get("steps") or []))
         validate_retention(name, cls.__dict__.get("retention") or {})
         cls.steps = list(cls.steps)
+        cls.sensitive_paths = parse_sensitive(name, cls.step_names(), cls.sensitive)
         if cls.__dict__.get("register", True):
             registry.register(cls)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sagas import conf
+from sagas import conf, sensitive
 from sagas.models import (
     OperatorAction,
     OutboxMessage,
@@ -62,22 +62,37 @@ def summary(saga: SagaInstance) -> dict[str, Any]:
     }
 
 
-def state(saga: SagaInstance) -> dict[str, Any]:
-    """A saga with the parts that change as it runs: its results and when it runs next."""
+def state(saga: SagaInstance, *, reveal: bool = False) -> dict[str, Any]:
+    """A saga with the parts that change as it runs: its results and when it runs next.
+    Sensitive results are masked unless `reveal` (sagas/services/reveal.py decides)."""
     # "context": the name the API and the pages have always used for the step results.
+    results = saga.results if reveal else sensitive.mask_results(saga.saga_type, saga.results)
     return {
         **summary(saga),
         **_fields(saga, "next_run_at", "in_flight"),
-        "context": saga.results,
+        "context": results,
     }
 
 
-def attempt(a: StepAttempt) -> dict[str, Any]:
-    """One attempt at a step, with its error's type and message (never its traceback)."""
+def saga_input(saga: SagaInstance, *, reveal: bool = False) -> Any:
+    """The saga's input, its sensitive fields masked unless `reveal`."""
+    return saga.input if reveal else sensitive.mask_input(saga.saga_type, saga.input)
+
+
+def attempt(
+    a: StepAttempt, saga_type: str | None = None, *, reveal: bool = False
+) -> dict[str, Any]:
+    """One attempt at a step, with its error's type and message (never its traceback); its
+    result's sensitive fields masked unless `reveal`. `saga_type` spares a read of the saga."""
+    result = a.result
+    if not reveal and result is not None:
+        kind = saga_type if saga_type is not None else a.saga.saga_type
+        result = sensitive.mask_result(kind, a.step_name, result)
     return {
         **_fields(a, "id", "phase", "status", "attempt", "generation", "idempotency_key"),
         **_fields(a, "started_at", "finished_at", "deadline", "duration_ms"),
-        **_fields(a, "result", "error_type", "error_message", "duplicates"),
+        **_fields(a, "error_type", "error_message", "duplicates"),
+        "result": result,
         "name": a.step_name,
         "index": a.step_index,
     }

@@ -84,9 +84,10 @@ class SagaConsumer(LiveConsumer):
         # as seen. A saga newer than its events is caught up by the next hint.
         saga = SagaInstance.objects.get(id=self.saga_id)
         return {
+            # Frames are always masked: a reveal is one audited page load (services/reveal.py).
             "saga": serializers.state(saga),
             "attempts": payloads.attempts(
-                attempts, tracebacks=payloads.sees_tracebacks(self.scope["user"])
+                attempts, saga.saga_type, tracebacks=payloads.sees_tracebacks(self.scope["user"])
             ),
             "events": [serializers.event(e) for e in events],
             "behind": behind,

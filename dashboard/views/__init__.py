@@ -7,7 +7,7 @@ from .exports import saga_export, saga_history
 from .outbox import dead_letters, outbox
 from .overview import overview
 from .problems import problem_triage, problems
-from .sagas import saga_detail, saga_list
+from .sagas import saga_detail, saga_list, saga_reveal
 from .savedviews import saved_views, view_delete, view_edit, view_open, view_save
 from .session import session_state
 from .workers import workers, workers_data
@@ -32,6 +32,7 @@ __all__ = [
     "saga_list",
     "saga_operator",
     "saga_restart",
+    "saga_reveal",
     "saved_views",
     "session_state",
     "view_delete",

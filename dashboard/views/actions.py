@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from sagas import sensitive
 from sagas.exceptions import SagaError
 from sagas.models import OperatorAction, SagaInstance
 from sagas.services import restart
@@ -49,7 +50,7 @@ def saga_action(request: HttpRequest, saga_id: UUID, action: str) -> HttpRespons
         return JsonResponse(
             {
                 "detail": text,
-                "action": operator.audit_entry(record),
+                "action": operator.audit_entry(record, saga.saga_type),
                 "operator": operator.panel(saga, request.user),
             }
         )
@@ -106,7 +107,10 @@ def input_diff(request: HttpRequest, saga_id: UUID) -> JsonResponse:
         new_input = parse_input(request.POST.get("input", ""))
     except (Refusal, PermissionDenied) as exc:
         return json_refusal(exc)
-    changes = diff(saga.input, new_input)
+    # Masked values sent back keep the stored ones; the answer shows the diff masked.
+    new_input = sensitive.restore(saga.saga_type, new_input, saga.input)
+    changes = sensitive.mask_detail(saga.saga_type, {"input_diff": diff(saga.input, new_input)})
+    changes = changes["input_diff"]
     # A new saga may start from the same input; an edit of this one must change it.
     same_ok = request.GET.get("for") == "restart"
     same = "No change: the new input is the same as the current one."

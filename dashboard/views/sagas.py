@@ -12,10 +12,13 @@ from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
 
+from sagas import sensitive
 from sagas.engine.leases import database_now
 from sagas.models import Problem, SagaEvent, SagaInstance
 from sagas.registry import registry
+from sagas.services import reveal as revealing
 from sagas.services import savedviews
 from sagas.services.actions import MAX_REASON
 from sagas.services.actors import Actor
@@ -112,17 +115,35 @@ def saga_detail(request: HttpRequest, saga_id: UUID) -> HttpResponse:
     return render(request, "dashboard/saga_detail.html", detail_context(request, saga))
 
 
-def detail_context(request: HttpRequest, saga: SagaInstance, **extra: Any) -> dict[str, Any]:
+@require_POST
+@staff_member_required(login_url="login")
+def saga_reveal(request: HttpRequest, saga_id: UUID) -> HttpResponse:
+    """The detail page with the saga's sensitive fields shown, for a user allowed to see
+    them (403 otherwise); the reveal is recorded first. A POST: a reveal changes the audit
+    trail, and a link or a reload must not do it unasked."""
+    saga = get_object_or_404(SagaInstance, id=saga_id)
+    revealing.reveal(saga, Actor.of_user(request.user), via="dashboard")
+    return render(request, "dashboard/saga_detail.html", detail_context(request, saga, True))
+
+
+def detail_context(
+    request: HttpRequest, saga: SagaInstance, reveal: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """The detail page's context; `reveal` only once allowed and recorded (saga_reveal)."""
     attempts = saga.attempts.order_by("started_at", "id")
     events = list(saga.events.order_by("-id")[:MAX_EVENTS])[::-1]
     tracebacks = payloads.sees_tracebacks(request.user)
-    data = payloads.saga_detail(saga, attempts, events, tracebacks=tracebacks)
+    data = payloads.saga_detail(saga, attempts, events, tracebacks=tracebacks, reveal=reveal)
     data["last_event_id"] = events[-1].id if events else 0
     return {
         "page": "list",
         "saga": saga,
         "data": data,
-        "operator": operator.panel(saga, request.user),
+        "sensitive": {
+            "fields": sensitive.paths_of(saga.saga_type).names(),
+            "may_reveal": revealing.may(Actor.of_user(request.user)),
+        },
+        "operator": operator.panel(saga, request.user, reveal=reveal),
         "admin_url": admin_url(request, saga),
         **extra,
     }

@@ -72,9 +72,11 @@ class HistoryOut(Schema):
     "/sagas/{saga_id}/history",
     response={200: HistoryOut, 404: MessageOut, **ERRORS},
     summary="A saga's whole history: the saga, every attempt, every event, operator actions",
+    description="Sensitive fields are masked unless `?reveal=1` by an actor allowed to see "
+    "them (sagas.view_sensitive, token scope `sensitive`; 403 otherwise), which is recorded.",
 )
-def saga_history(request: HttpRequest, saga_id: UUID) -> dict:
-    return history.history(saga_id, actor_of(request))
+def saga_history(request: HttpRequest, saga_id: UUID, reveal: bool = False) -> dict:
+    return history.history(saga_id, actor_of(request), reveal=reveal)
 
 
 class CsvParams(Schema):

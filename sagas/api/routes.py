@@ -10,12 +10,13 @@ from django.shortcuts import get_object_or_404
 from ninja import Header, Query, Router, Schema, Status
 from pydantic import Field
 
-from sagas import serializers
+from sagas import sensitive, serializers
 from sagas.models import SagaInstance
 from sagas.services.actions import perform
 from sagas.services.actors import READ_SAGAS, START_SAGA, require
 from sagas.services.queries import InvalidQuery, SagaFilter, page
 from sagas.services.restart import restart
+from sagas.services.reveal import reveal as reveal_sensitive
 from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 from sagas.services.start import start_saga
 from sagas.telemetry.propagation import current_ids, extract, span_ids
@@ -117,10 +118,18 @@ def list_sagas(request: HttpRequest, q: Query[SagaListParams]) -> dict:
     "/sagas/{saga_id}",
     response={200: SagaOut, 401: MessageOut, 403: MessageOut, 404: MessageOut, 422: MessageOut},
     summary="One saga with its step attempts and events",
+    description="Sensitive fields (the saga type's `sensitive`) are masked as "
+    f"{sensitive.MARKER!r}. `?reveal=1` shows them to a user with the permission "
+    "sagas.view_sensitive or a token with the scope `sensitive` (403 otherwise), and "
+    "records the reveal as an operator action `reveal_sensitive`.",
 )
-def get_saga(request: HttpRequest, saga_id: UUID) -> dict:
-    require(actor_of(request), READ_SAGAS)
-    return serialize.detail(get_object_or_404(SagaInstance, id=saga_id))
+def get_saga(request: HttpRequest, saga_id: UUID, reveal: bool = False) -> dict:
+    actor = actor_of(request)
+    require(actor, READ_SAGAS)
+    saga = get_object_or_404(SagaInstance, id=saga_id)
+    if reveal:  # 403 without the permission; else the reveal is recorded
+        reveal_sensitive(saga, actor, via="api")
+    return serialize.detail(saga, reveal=reveal)
 
 
 # What a call that changes one saga may answer besides success: a bad or oversized body,

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connections, transaction
 from opentelemetry import context as otel_context
 
+from sagas import sensitive
 from sagas.definition import Saga, Step, StepContext
 from sagas.storable import json_problem
 from sagas.telemetry.propagation import context_for
@@ -58,11 +59,25 @@ def call(job: Job) -> Outcome:
     except Exception as exc:
         business = job.step.is_business_error(exc, tuple(job.saga.business_errors))
         trace = "" if business else traceback.format_exc(limit=20)[-8000:]
-        return Outcome("failed", time.time(), error=ErrorInfo.of(exc, trace), business=business)
+        return Outcome("failed", time.time(), error=_scrubbed(job, exc, trace), business=business)
     finally:
         if token is not None:
             otel_context.detach(token)
     return Outcome("succeeded", time.time(), result=result)
+
+
+def _scrubbed(job: Job, exc: BaseException, trace: str) -> ErrorInfo:
+    """The error as recorded: sensitive values the step's exception quotes are masked here,
+    once, so no page, span, log, problem or archive that shows the error holds them."""
+    error = ErrorInfo.of(exc, trace)
+    ctx = job.context
+    if not sensitive.paths_of(job.saga):
+        return error
+    return ErrorInfo(
+        error.type,
+        sensitive.scrub(job.saga, error.message, ctx.input, ctx.results),
+        sensitive.scrub(job.saga, error.traceback, ctx.input, ctx.results),
+    )
 
 
 class UnstorableResult(TypeError):

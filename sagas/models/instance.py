@@ -21,6 +21,10 @@ class SagaInstance(models.Model):
     input = models.JSONField(default=dict)
     # Step results by step name: what later steps and compensations are given.
     results = models.JSONField(default=dict)
+    # Keyed hashes of the input's sensitive fields ({"input.card_number": "<hmac>"}), set
+    # at start and at each input edit: search matches a sensitive field through these only
+    # (sagas/sensitive.py), never by reading the plain value.
+    sensitive_hashes = models.JSONField(default=dict, blank=True)
 
     # Position: which step, in which phase, at which attempt (see engine/statemachine.py).
     current_step = models.PositiveIntegerField(default=0)
@@ -132,6 +136,7 @@ class SagaInstance(models.Model):
             ("edit_saga_input", "Can edit a saga's input and retry it"),
             ("bulk_operate", "Can run an action on many sagas at once"),
             ("view_traceback", "Can see step tracebacks (they name server paths)"),
+            ("view_sensitive", "Can reveal a saga's sensitive fields (each reveal is audited)"),
         ]
 
     def __str__(self) -> str:

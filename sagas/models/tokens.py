@@ -33,7 +33,7 @@ def _unexpired(now: datetime) -> Q:
 
 
 class ApiToken(models.Model):
-    SCOPES = ("start", "read", "operate", "triage")
+    SCOPES = ("start", "read", "operate", "triage", "sensitive")
     PREFIX = "sgs_"
 
     name = models.CharField(max_length=100, unique=True)

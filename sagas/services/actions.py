@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from sagas import sensitive
 from sagas.definition import Saga
 from sagas.engine import statemachine
 from sagas.engine.leases import database_now
@@ -146,7 +147,8 @@ def perform(
             row.lease_epoch += 1
             writer = TransitionWriter()
             writer.add(row, [transition], actor.name, now)
-            fields = [*LEASE_FIELDS, "lease_epoch", *(["input"] if spec.edits_input else [])]
+            edited = ["input", "sensitive_hashes"] if spec.edits_input else []
+            fields = [*LEASE_FIELDS, "lease_epoch", *edited]
             writer.flush(extra_fields=fields)
             record = OperatorAction.objects.create(
                 saga=row,
@@ -227,6 +229,8 @@ def effect_of(row: SagaInstance, action: str, now: Any = None) -> Effect:
 def _edit_input(row: SagaInstance, definition: type[Saga], new_input: Any) -> dict[str, Any]:
     if not isinstance(new_input, dict):
         raise InvalidSagaInput("the new input must be a JSON object")
+    # The form showed sensitive values masked: a marker sent back keeps the stored value.
+    new_input = sensitive.restore(definition, new_input, row.input)
     validate_input(new_input)
     definition.validate_input(new_input)
     changes = diff(row.input, new_input)
@@ -234,4 +238,5 @@ def _edit_input(row: SagaInstance, definition: type[Saga], new_input: Any) -> di
         raise InvalidSagaInput("the new input is the same as the current one")
     before = row.input
     row.input = new_input
+    row.sensitive_hashes = sensitive.input_hashes(definition, new_input)
     return {"input_diff": changes, "input_before": before, "input_after": new_input}

@@ -25,6 +25,7 @@ SKIP = "sagas.skip_step"
 EDIT_INPUT = "sagas.edit_saga_input"
 BULK_OPERATE = "sagas.bulk_operate"
 VIEW_TRACEBACK = "sagas.view_traceback"  # tracebacks name server paths; no scope grants it
+VIEW_SENSITIVE = "sagas.view_sensitive"  # reveal sensitive fields, each reveal audited
 TRIAGE = "sagas.triage_problem"  # a problem's status, owner, note and ticket
 MANAGE_ALERTS = "sagas.manage_alerts"  # alert rules and destinations; no scope grants it
 
@@ -34,6 +35,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "start": frozenset({START_SAGA}),
     "operate": frozenset({RETRY, RESUME, COMPENSATE, CANCEL, SKIP, EDIT_INPUT, BULK_OPERATE}),
     "triage": frozenset({TRIAGE}),
+    "sensitive": frozenset({VIEW_SENSITIVE}),
 }
 # What every operator holds without a grant: the dashboard shows each of them every saga.
 OPERATOR_PERMISSIONS = frozenset({READ_SAGAS})

@@ -20,7 +20,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
-from sagas import conf
+from sagas import conf, sensitive
 from sagas.models import (
     BulkItem,
     BulkOperation,
@@ -110,9 +110,38 @@ def shapes(ids: list[uuid.UUID]) -> dict[uuid.UUID, frozenset[tuple[str, int]]]:
 
 
 def redact(record: dict[str, Any]) -> dict[str, Any]:
-    """The one place an archive record passes before it is written: where sensitive input
-    and result fields will be masked (issue 15, "Sensitive fields"). Unchanged for now."""
+    """The one place an archive record passes before it is written: the sensitive fields
+    of its saga type masked (sagas/sensitive.py) in the input, the results, each attempt's
+    result, each operator action's detail and each outbox body. An archive outlives the
+    database's access rules, so it holds no value that needs them; a saga loaded back is
+    read-only, so nothing runs on the masks."""
+    kind = record["saga"]["saga_type"]
+    if not sensitive.paths_of(kind):
+        return record
+    saga = record["saga"]
+    record["saga"] = {
+        **saga,
+        "input": sensitive.mask_input(kind, saga["input"]),
+        "results": sensitive.mask_results(kind, saga["results"]),
+    }
+    record["attempts"] = [
+        {**a, "result": sensitive.mask_result(kind, a["step_name"], a["result"])}
+        for a in record["attempts"]
+    ]
+    record["operator_actions"] = [
+        {**a, "detail": sensitive.mask_detail(kind, a["detail"])}
+        for a in record["operator_actions"]
+    ]
+    record["outbox"] = [
+        {**m, "body": sensitive.mask_message_body(kind, m["body"], _step_of(m))}
+        for m in record["outbox"]
+    ]
     return record
+
+
+def _step_of(message: dict[str, Any]) -> str:
+    headers = message.get("headers")
+    return str(headers.get("step", "")) if isinstance(headers, dict) else ""
 
 
 # Writing and reading files

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
+from sagas import sensitive
 from sagas.engine import statemachine
 from sagas.engine.leases import database_now
 from sagas.engine.sql import columns, hot_cursor, load_rows, pipelined
@@ -114,7 +115,7 @@ def apply(replies: list[Parsed]) -> None:
             ignored.append(_ignored(saga, message, reply, why, now))
             continue
         try:
-            transition = statemachine.apply(definition, state, outcome(reply, now))
+            transition = statemachine.apply(definition, state, outcome(reply, now, saga))
         except ActionNotAllowed as exc:
             ignored.append(_ignored(saga, message, reply, str(exc), now))
             continue
@@ -235,13 +236,15 @@ def _key(attempt: StepAttempt) -> tuple[uuid.UUID, int, str, int]:
     return (attempt.saga_id, attempt.step_index, attempt.phase, attempt.attempt)
 
 
-def outcome(reply: schema.Reply, now: Any) -> object:
+def outcome(reply: schema.Reply, now: Any, saga: SagaInstance | None = None) -> object:
+    """The reply as the state machine's event; an error's message with the sensitive
+    values of `saga` it quotes masked (sagas/sensitive.py), as a local step's is."""
     if reply.ok:
         return Succeeded(now, reply.result)
-    info = ErrorInfo(
-        reply.error_type or "participant.Error",
-        (reply.error_message or "the participant reported an error")[:2000],
-    )
+    message = (reply.error_message or "the participant reported an error")[:2000]
+    if saga is not None:
+        message = sensitive.scrub(saga.saga_type, message, saga.input, saga.results)
+    info = ErrorInfo(reply.error_type or "participant.Error", message)
     return Failed(now, info, business=reply.business, rand=random.random())
 
 

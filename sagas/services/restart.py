@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
+from sagas import sensitive
 from sagas.engine.leases import database_now
 from sagas.exceptions import ActionNotAllowed, InvalidSagaInput, ReasonRequired
 from sagas.models import OperatorAction, SagaEvent, SagaInstance
@@ -101,6 +102,8 @@ def restart(
         except SagaInstance.DoesNotExist:
             raise SagaNotFound(f"no saga has id {saga_id}") from None
         refuse_loaded(row)
+        # The form showed sensitive values masked: a marker sent back keeps the old value.
+        new_input = sensitive.restore(row.saga_type, new_input, row.input)
         key = f"{ACTION}:{row.id}:{request_hash(row.saga_type, new_input, row.correlation_id)}"
         done = _restarted(row, actor, key)
         if done is not None:

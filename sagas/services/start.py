@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from sagas import conf
+from sagas import conf, sensitive
 from sagas.engine import statemachine
 from sagas.engine.leases import database_now
 from sagas.engine.store import TransitionWriter
@@ -71,6 +71,7 @@ def start_saga(
                 saga_type=saga_type,
                 correlation_id=correlation_id,
                 input=input,
+                sensitive_hashes=sensitive.input_hashes(definition, input),
                 definition_steps=definition.step_names(),
                 definition_fingerprint=definition.fingerprint(),
                 idempotency_key=idempotency_key or None,

@@ -100,6 +100,32 @@ def shutdown() -> None:
             log.warning("telemetry shutdown failed: %s", exc)
 
 
+# Query parameters holding search text, which may name a sensitive value
+# (`input.card_number = "4111..."`): a span keeps the parameter, not its value.
+SEARCH_PARAMS = ("q", "query", "search")
+_URL_ATTRIBUTES = ("http.url", "url.full", "http.target", "url.query")
+
+
+def hide_search_text(span: Any, scope: dict[str, Any]) -> None:
+    """A server span's URL attributes with the search parameters' values replaced."""
+    try:
+        for name in _URL_ATTRIBUTES:
+            value = (span.attributes or {}).get(name)
+            if isinstance(value, str) and any(f"{p}=" in value for p in SEARCH_PARAMS):
+                span.set_attribute(name, _without_search_text(value))
+    except Exception as exc:  # telemetry never breaks a request
+        log.warning("could not clean a span's URL: %s", exc)
+
+
+def _without_search_text(url: str) -> str:
+    head, mark, query = url.rpartition("?") if "?" in url else ("", "", url)
+    parts = []
+    for item in query.split("&"):
+        key, eq, _ = item.partition("=")
+        parts.append(f"{key}=REDACTED" if eq and key in SEARCH_PARAMS else item)
+    return head + mark + "&".join(parts)
+
+
 def traced_http(app: Any) -> Any:
     """Server spans for HTTP requests, continuing an incoming traceparent; best effort.
 
@@ -115,6 +141,7 @@ def traced_http(app: Any) -> Any:
             excluded_urls="healthz,readyz,static/",
             tracer_provider=_main,
             exclude_spans=["receive", "send"],
+            server_request_hook=hide_search_text,
         )
     except Exception as exc:  # telemetry must never stop the web process
         log.warning("HTTP instrumentation unavailable: %s", exc)

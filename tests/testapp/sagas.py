@@ -85,3 +85,30 @@ class TracedSaga(Saga):
             retry=FAST,
         ),
     ]
+
+
+def charge_card(ctx: StepContext) -> dict[str, Any]:
+    card = ctx.input.get("card_number", "")
+    # Careless step code that quotes the card in its errors (tests/sensitive).
+    if ctx.input.get("decline"):
+        raise Refused(f"card {card} declined")
+    if ctx.input.get("crash"):
+        raise ValueError(f"cannot charge card {card}")
+    # A processor's token is as sensitive as the card: the definition marks it.
+    return {"token": f"tok-{ctx.input['card_number'][-4:]}-secret", "approved": True}
+
+
+def note(ctx: StepContext) -> dict[str, Any]:
+    return {"noted": ctx.step}
+
+
+class VaultSaga(Saga):
+    """Sensitive input and results (tests/sensitive): a card number, a nested e-mail, the
+    charge's token."""
+
+    name = "vault"
+    sensitive = ["card_number", "customer.email", "result.charge.token"]
+    steps = [
+        Step("charge", action=charge_card, compensation=note, retry=FAST),
+        Step("confirm", action=note, pivot=True, retry=FAST),
+    ]

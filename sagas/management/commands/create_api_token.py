@@ -24,7 +24,8 @@ class Command(BaseCommand):
             action="append",
             choices=ApiToken.SCOPES,
             dest="scopes",
-            help="start, read, operate or triage; repeat for several (default: start and read)",
+            help="start, read, operate, triage or sensitive (may reveal sensitive fields); "
+            "repeat for several (default: start and read)",
         )
         parser.add_argument(
             "--expires-in",

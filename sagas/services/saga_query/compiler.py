@@ -9,6 +9,11 @@ Fields:
   (`-15m`, `-24h`, `-7d`, `-2w`) or ISO (`2026-11-29`, `2026-11-29T10:00Z`, UTC if bare).
 - `input.<path>` and `result.<step>.<path>`: the saga's input and its steps' results, with
   nothing declared. A number compares only with numbers, a string only with strings.
+
+A field some saga type marks sensitive (sagas/sensitive.py) matches by equality only
+(=, !=, IN), through the keyed hashes stored at start (`sensitive_hashes`): the plain value
+is never compared, so no `~` or range can probe it character by character. A sensitive
+result field, and a field that holds or lies inside a sensitive one, cannot be searched.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from typing import Any
 from django.db import connection
 from django.db.models import CharField, Exists, Func, OuterRef, Q
 from django.db.models import Value as SqlValue
-from django.db.models.fields.json import KeyTransform, compile_json_path
+from django.db.models.fields.json import KeyTextTransform, KeyTransform, compile_json_path
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
 from django.utils import timezone
 
+from sagas import sensitive
 from sagas.models import StepAttempt
 from sagas.registry import registry
 from sagas.statuses import SagaStatus
@@ -92,6 +98,10 @@ class _Compiler:
 
     def comparison(self, c: Comparison) -> Q:
         head, _, rest = c.field.partition(".")
+        if head in ("input", "result") and rest:
+            guarded = _sensitive(c)
+            if guarded is not None:
+                return guarded
         if head == "input" and rest:
             return _json(["input", *rest.split(".")], c)
         if head == "result" and rest:
@@ -202,6 +212,61 @@ def _step(c: Comparison) -> Q:
         for index in sorted(places[name]):
             q |= Q(current_step=index, **{f"definition_steps__{index}": name})
     return ~q if c.op == "!=" else q
+
+
+def _sensitive_fields() -> set[str]:
+    """Every field some registered saga type marks sensitive, as the query names it."""
+    names: set[str] = set()
+    for saga in registry:
+        names.update(sensitive.paths_of(saga).names())
+    return names
+
+
+def _overlap(marked: list[str], parts: list[str]) -> bool:
+    """Whether one path starts the other ("*" in a marked path matches any step)."""
+    return all(m in (p, "*") for m, p in zip(marked, parts, strict=False))
+
+
+def _sensitive(c: Comparison) -> Q | None:
+    """The comparison of a sensitive field, by its keyed hash; None for a field that is not
+    sensitive; QuerySyntaxError for what may not be asked of one."""
+    parts = c.field.split(".")
+    for name in _sensitive_fields():
+        marked = name.split(".")
+        # result.*.x marks x in every step's result.
+        same = len(marked) == len(parts) and _overlap(marked, parts)
+        if same and parts[0] == "input":
+            break
+        if same:
+            raise QuerySyntaxError(
+                c.position,
+                f"{c.field} is a sensitive field: step results marked sensitive cannot be "
+                "searched (no hash of them is kept); search by the input or the correlation id",
+            )
+        if _overlap(marked, parts):
+            raise QuerySyntaxError(
+                c.position,
+                f"{c.field} holds or lies inside the sensitive field {name}: search that "
+                "field itself, by equality",
+            )
+    else:
+        return None
+    if c.op not in ("=", "!=", "IN"):
+        raise QuerySyntaxError(
+            c.position,
+            f"{c.field} is a sensitive field: it matches by equality only (=, != or IN), "
+            f"through a keyed hash, not with {c.op}",
+        )
+    # "" where the saga has no such hash: false, never unknown, so NOT of it holds.
+    stored = Coalesce(
+        KeyTextTransform(c.field, "sensitive_hashes"), SqlValue(""), output_field=CharField()
+    )
+    hashes = [sensitive.fingerprint(_json_literal(v)) for v in c.values]
+    q = Q(In(stored, hashes))
+    if c.op == "!=":
+        # Only sagas that have the field, as for any other field.
+        return Q(sensitive_hashes__has_key=c.field) & ~q
+    return q
 
 
 def _json(path: list[str], c: Comparison) -> Q:
