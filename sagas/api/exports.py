@@ -16,10 +16,10 @@ from pydantic import Field
 
 from sagas.services import csvexport, history
 from sagas.services.listcolumns import COLUMNS, parse_columns
-from sagas.services.queries import InvalidQuery, SagaFilter
 
 from .auth import actor_of
-from .schemas import EventOut, MessageOut, OperatorActionOut, SagaStatusName, SagaSummaryOut
+from .filters import FilterParams, saga_filter
+from .schemas import EventOut, MessageOut, OperatorActionOut, SagaSummaryOut
 
 router = Router(tags=["exports"])
 ERRORS = {code: MessageOut for code in (400, 401, 403, 422)}
@@ -79,18 +79,12 @@ def saga_history(request: HttpRequest, saga_id: UUID, reveal: bool = False) -> d
     return history.history(saga_id, actor_of(request), reveal=reveal)
 
 
-class CsvParams(Schema):
-    type: str | None = None
-    status: SagaStatusName | None = None
-    correlation_id: str | None = None
-    search: str | None = Field(default=None, max_length=200)
-    problem: int | None = Field(default=None, ge=1, le=2**63 - 1)
+class CsvParams(FilterParams):
     columns: str = Field(
         default="", description=f"comma-separated, from: {', '.join(COLUMNS)}; the id is always in"
     )
 
 
-CSV_PARAMS = set(CsvParams.model_fields)
 CSV_RESPONSE = {
     "description": "the CSV file",
     "content": {"text/csv": {"schema": {"type": "string"}}},
@@ -104,18 +98,6 @@ CSV_RESPONSE = {
     openapi_extra={"responses": {200: CSV_RESPONSE}},
 )
 def sagas_csv(request: HttpRequest, q: Query[CsvParams]) -> StreamingHttpResponse:
-    unknown = sorted(set(request.GET) - CSV_PARAMS)
-    if unknown:
-        raise InvalidQuery(
-            f"unknown filter {unknown[0]!r}; filters are {', '.join(sorted(CSV_PARAMS))}",
-            unknown[0],
-        )
-    flt = SagaFilter(
-        type=q.type,
-        status=q.status,
-        correlation_id=q.correlation_id,
-        search=(q.search or "").strip() or None,
-        problem=q.problem,
-    )
+    flt = saga_filter(request, q)
     lines = csvexport.export(flt, actor_of(request), parse_columns(q.columns))
     return csvexport.download(lines)

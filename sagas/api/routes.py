@@ -7,22 +7,21 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Header, Query, Router, Schema, Status
-from pydantic import Field
+from ninja import Header, Query, Router, Status
 
 from sagas import sensitive, serializers
 from sagas.models import SagaInstance
 from sagas.services.actions import perform
 from sagas.services.actors import READ_SAGAS, START_SAGA, require
-from sagas.services.queries import InvalidQuery, SagaFilter, page
+from sagas.services.queries import page
 from sagas.services.restart import restart
 from sagas.services.reveal import reveal as reveal_sensitive
-from sagas.services.saga_query.syntax import MAX_LENGTH as MAX_QUERY
 from sagas.services.start import start_saga
 from sagas.telemetry.propagation import current_ids, extract, span_ids
 
 from . import serialize
 from .auth import actor_of
+from .filters import FilterParams, saga_filter
 from .schemas import (
     ActionIn,
     ActionName,
@@ -31,24 +30,13 @@ from .schemas import (
     RestartIn,
     SagaOut,
     SagaPageOut,
-    SagaStatusName,
     StartSagaIn,
 )
 
 router = Router(tags=["sagas"])
 
-LIST_PARAMS = {"type", "status", "correlation_id", "search", "query", "problem", "cursor", "limit"}
 
-
-class SagaListParams(Schema):
-    type: str | None = None
-    status: SagaStatusName | None = None
-    correlation_id: str | None = None
-    # The start of a saga id (8 characters, as the pages show it) or of a correlation id.
-    search: str | None = Field(default=None, max_length=200)
-    # The search language (README, "Search"): `input.country = "AQ" AND status = failed`.
-    query: str | None = Field(default=None, max_length=MAX_QUERY)
-    problem: int | None = Field(default=None, ge=1, le=2**63 - 1)
+class SagaListParams(FilterParams):
     cursor: str | None = None
     limit: int = 50
 
@@ -96,20 +84,7 @@ def start(
 )
 def list_sagas(request: HttpRequest, q: Query[SagaListParams]) -> dict:
     require(actor_of(request), READ_SAGAS)
-    unknown = sorted(set(request.GET) - LIST_PARAMS)
-    if unknown:
-        raise InvalidQuery(
-            f"unknown filter {unknown[0]!r}; filters are {', '.join(sorted(LIST_PARAMS))}",
-            unknown[0],
-        )
-    flt = SagaFilter(
-        type=q.type,
-        status=q.status,
-        correlation_id=q.correlation_id,
-        search=(q.search or "").strip() or None,
-        query=(q.query or "").strip() or None,
-        problem=q.problem,
-    )
+    flt = saga_filter(request, q)
     rows, next_cursor = page(flt, q.cursor, q.limit)
     return {"items": [serializers.summary(s) for s in rows], "next_cursor": next_cursor}
 

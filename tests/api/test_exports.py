@@ -86,6 +86,22 @@ def test_csv_takes_the_lists_filters_and_columns():
     assert len(b"".join(every.streaming_content).decode().splitlines()) == 4
 
 
+def test_csv_takes_a_search_query_as_the_list_does():
+    wanted = start("ledger", {"country": "AQ", "amount": 5000})
+    start("ledger", {"country": "FR", "amount": 5000})
+    start("ledger", {"country": "AQ", "amount": 10})
+    api = token_client("read")
+    query = 'input.country = "AQ" AND input.amount > 1000'
+    response = api.get("/api/sagas.csv", {"query": query})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row[0] for row in rows[1:]] == [str(wanted.id)]
+    listed = api.get("/api/sagas", {"query": query}).json()["items"]
+    assert [item["id"] for item in listed] == [str(wanted.id)]
+    bad = api.get("/api/sagas.csv", {"query": "input.amount >"})
+    assert bad.status_code == 422 and "expected" in bad.json()["detail"]
+
+
 def test_csv_refuses_what_the_list_refuses_with_json():
     api = token_client("read")
     for params, field in [
