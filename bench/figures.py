@@ -45,6 +45,27 @@ def throughput(f: dict) -> Iterator[Row]:
         yield "sagascope's best steps/s, share of the pgbench ceiling", "%", f["share_of_pgbench"]
 
 
+def latency(f: dict) -> Iterator[Row]:
+    """throughput.py --latency-only: the low-load case, with where each saga's time went."""
+    p95s = {}
+    for n, row in f["latency"].items():
+        ours = row["sagascope"]
+        yield f"sagascope, {n} worker(s), {row['rate']:.0f}/s: p50", "ms", _ms(ours["p50"])
+        yield f"sagascope, {n} worker(s), {row['rate']:.0f}/s: p95", "ms", _ms(ours["p95"])
+        p95s[n] = ours["p95"]
+        if "dbos" in row:
+            yield f"DBOS, 1 process, same rate (beside {n}): p50", "ms", _ms(row["dbos"]["p50"])
+            yield f"DBOS, 1 process, same rate (beside {n}): p95", "ms", _ms(row["dbos"]["p95"])
+            yield f"sagascope p50 / DBOS p50, {n} worker(s)", "x", ours["p50"] / row["dbos"]["p50"]
+        for part, t in ours.get("breakdown", {}).items():
+            name = part.strip("_")
+            yield f"{n} worker(s), per saga: {name}", "ms", t["ms_per_saga"]
+            yield f"{n} worker(s), per saga: {name}, statements", "", t["queries_per_saga"]
+    if len(p95s) > 1:
+        first, last = min(p95s, key=int), max(p95s, key=int)
+        yield f"p95 with {last} workers / with {first}", "x", p95s[last] / p95s[first]
+
+
 def messaging(f: dict) -> Iterator[Row]:
     for transport, row in f["transports"].items():
         t, lat = row["throughput"], row["latency"]
@@ -54,6 +75,26 @@ def messaging(f: dict) -> Iterator[Row]:
         yield f"{transport}: latency rate (half the throughput)", "/s", lat["rate"]
         yield f"{transport}: p50 latency", "ms", _ms(lat["p50"])
         yield f"{transport}: p95 latency", "ms", _ms(lat["p95"])
+        low = row.get("low_load")
+        if low:
+            at = f"{transport}: low load, {low['rate']:.0f}/s"
+            yield f"{at}: p50 latency", "ms", _ms(low["p50"])
+            yield f"{at}: p95 latency", "ms", _ms(low["p95"])
+            for hop in ("out", "back", "hop"):
+                if hop in low.get("hops", {}):
+                    yield f"{at}: each {hop}, p50", "ms", low["hops"][hop]["p50"]
+                    yield f"{at}: each {hop}, p95", "ms", low["hops"][hop]["p95"]
+    rows = f["transports"]
+    if "http" in rows and "database" in rows:
+        db, http = rows["database"], rows["http"]
+        ratio = http["throughput"]["sagas_s"] / db["throughput"]["sagas_s"]
+        yield "http / database: throughput", "x", ratio
+        if "low_load" in db and "low_load" in http:
+            yield (
+                "http / database: low-load p50",
+                "x",
+                http["low_load"]["p50"] / db["low_load"]["p50"],
+            )
 
 
 def live_latency(f: dict) -> Iterator[Row]:
@@ -91,6 +132,7 @@ def alert_latency(f: dict) -> Iterator[Row]:
 
 TABLES: dict[str, Callable[[dict], Iterator[Row]]] = {
     "throughput": throughput,
+    "latency": latency,
     "messaging": messaging,
     "live_latency": live_latency,
     "metrics_scrape": metrics_scrape,

@@ -32,14 +32,30 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from bench.common import ADMIN_URL, ROOT, log, machine_info  # noqa: E402
 from bench.figures import TABLES, soak_section  # noqa: E402
 
-ORDER = ("throughput", "messaging", "live_latency", "metrics_scrape", "alert_latency", "soak")
-# Beyond each bench's defaults: the throughput also measures what observability costs.
-ARGS = {"throughput": ["--observability"], "alert_latency": ["--runs", "1"]}
+ORDER = (
+    "throughput",
+    "latency",
+    "messaging",
+    "live_latency",
+    "metrics_scrape",
+    "alert_latency",
+    "soak",
+)
+# A bench that is another's script with other arguments.
+SCRIPTS = {"latency": "throughput"}
+# Beyond each bench's defaults: the throughput also measures what observability costs;
+# the latency is the low-load case, sagas one at a time at 20/s, 1 and 4 workers.
+ARGS = {
+    "throughput": ["--observability"],
+    "latency": ["--latency-only", "20", "--workers", "1,4"],
+    "alert_latency": ["--runs", "1"],
+}
 # Small enough to finish in minutes on two cores, large enough to exercise every code path
 # (DBOS, both transports, several websocket clients, the page times, a soak verdict).
 QUICK = {
     "throughput": ["--sagas", "200", "--workers", "1", "--latency-seconds", "2"]
     + ["--pgbench-seconds", "2"],
+    "latency": ["--latency-only", "10", "--workers", "1", "--latency-seconds", "2"],
     "messaging": ["--sagas", "50", "--workers", "1", "--latency-seconds", "2"],
     "live_latency": ["--rate", "5", "--seconds", "3", "--clients", "1,5", "--sagas", "5000"],
     "metrics_scrape": ["--sagas", "20000", "--scrapes", "10"],
@@ -59,7 +75,11 @@ class Bench:
 
     @property
     def command(self) -> str:
-        return shlex.join(["python", f"bench/{self.name}.py", *self.args])
+        return shlex.join(["python", f"bench/{self.script}.py", *self.args])
+
+    @property
+    def script(self) -> str:
+        return SCRIPTS.get(self.name, self.name)
 
 
 def run_once(bench: Bench, label: str, began: float) -> dict | None:
@@ -68,7 +88,7 @@ def run_once(bench: Bench, label: str, began: float) -> dict | None:
         out = Path(tmp) / "figures.json"
         started = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, f"bench/{bench.name}.py", *bench.args, "--json", str(out)],
+            [sys.executable, f"bench/{bench.script}.py", *bench.args, "--json", str(out)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
