@@ -277,7 +277,7 @@ def bulk_insert(count: int) -> str:
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
                 lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
-                trace_parent_id, possibly_done_earlier, compensation_cause)
+                trace_parent_id, possibly_done_earlier, compensation_cause, sensitive_hashes)
             SELECT gen_random_uuid(), ({TYPES})[1 + n %% 5], status,
                    'ord-' || lpad(n::text, 8, '0'),
                    jsonb_build_object('sku', 'SKU-' || (n %% 400), 'qty', 1 + n %% 3,
@@ -295,7 +295,8 @@ def bulk_insert(count: int) -> str:
                         THEN ts + (0.2 + (n %% 50) / 10.0) * interval '1 second' END,
                    '', false,
                    CASE WHEN status = 'compensated' AND n %% 3 = 0 THEN 'refusal'
-                        WHEN status = 'compensated' THEN 'failure' ELSE '' END
+                        WHEN status = 'compensated' THEN 'failure' ELSE '' END,
+                   '{{}}'::jsonb
               FROM (SELECT n, now() - n * interval '2.5 seconds' AS ts,
                            CASE WHEN n %% 1000 = 0 THEN 'failed'
                                 WHEN n %% 500 = 1 THEN 'running'
@@ -326,11 +327,11 @@ def bulk_insert(count: int) -> str:
                 attempt, failures, in_flight, possibly_done, generations, compensation_plan,
                 reason, definition_steps, definition_fingerprint, version, trace_id, span_id,
                 lease_epoch, request_hash, created_by, created_at, updated_at, finished_at,
-                trace_parent_id, possibly_done_earlier, compensation_cause)
+                trace_parent_id, possibly_done_earlier, compensation_cause, sensitive_hashes)
             VALUES (%s, 'wide', 'completed', 'wide-1', '{}'::jsonb, '{}'::jsonb, 49, 'forward',
                     5, 0, false, false, '{}'::jsonb, '[]'::jsonb, '', %s::jsonb, '', 501, '',
                     '', 1, '', 'bench', now() - interval '10 minutes', now(), now(), '', false,
-                    '')
+                    '', '{}'::jsonb)
             """,
             [wide, steps],
         )
